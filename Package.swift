@@ -1,0 +1,65 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "Confab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "confab", targets: ["confab"]),
+        .executable(name: "confab-test-upstream", targets: ["confab-test-upstream"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // hiredis, used only as the RESP codec; all I/O is SwiftNIO's.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .target(name: "RedisClient", dependencies: [
+            "CHiredis",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "ConfabCore", dependencies: [
+            "RedisClient",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "ConfabServer", dependencies: [
+            "ConfabCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "confab", dependencies: [
+            "ConfabServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // A model server speaking the OpenAI streaming wire format, with fault modes;
+        // used by the tests, the browser check and the benchmark.
+        .target(name: "TestUpstream", dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .executableTarget(name: "confab-test-upstream", dependencies: [
+            "TestUpstream",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TestSupport", dependencies: [
+            "RedisClient", "TestUpstream",
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Tests/TestSupport"),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "ConfabCoreTests", dependencies: ["ConfabCore", "TestSupport"]),
+        .testTarget(name: "ConfabServerTests", dependencies: [
+            "ConfabServer", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

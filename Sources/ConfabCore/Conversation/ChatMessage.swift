@@ -1,0 +1,83 @@
+import Foundation
+
+/// One stored message of a conversation, as kept in Redis and returned by the history API.
+public struct ChatMessage: Codable, Sendable, Equatable {
+    public enum Role: String, Codable, Sendable { case user, assistant }
+
+    /// complete: the whole reply; partial: cut short by the client or a shutdown; error: the model failed.
+    public enum Status: String, Codable, Sendable { case complete, partial, error }
+
+    public var id: String
+    public var role: Role
+    public var content: String
+    public var timestamp: Double
+    public var status: Status
+    public var persona: String?
+    public var model: String?
+    public var finishReason: String?
+    public var usage: Usage?
+    public var error: ErrorInfo?
+    /// Why a reply is partial: client_disconnected or shutdown.
+    public var reason: String?
+
+    public init(id: String = UUID().uuidString.lowercased(), role: Role, content: String, timestamp: Double,
+                status: Status = .complete, persona: String? = nil, model: String? = nil, finishReason: String? = nil,
+                usage: Usage? = nil, error: ErrorInfo? = nil, reason: String? = nil) {
+        self.id = id
+        self.role = role
+        self.content = content
+        self.timestamp = timestamp
+        self.status = status
+        self.persona = persona
+        self.model = model
+        self.finishReason = finishReason
+        self.usage = usage
+        self.error = error
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, role, content, timestamp, status, persona, model, usage, error, reason
+        case finishReason = "finish_reason"
+    }
+}
+
+/// Token counts reported by the model.
+public struct Usage: Codable, Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+
+    public init(promptTokens: Int, completionTokens: Int, totalTokens: Int? = nil) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.totalTokens = totalTokens ?? promptTokens + completionTokens
+    }
+
+    public init(from decoder: any Decoder) throws {
+        // Some servers leave out total_tokens.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(promptTokens: try c.decodeIfPresent(Int.self, forKey: .promptTokens) ?? 0,
+                  completionTokens: try c.decodeIfPresent(Int.self, forKey: .completionTokens) ?? 0,
+                  totalTokens: try c.decodeIfPresent(Int.self, forKey: .totalTokens))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case totalTokens = "total_tokens"
+    }
+}
+
+/// A machine-readable code and a human-readable message, used for errors everywhere.
+public struct ErrorInfo: Codable, Sendable, Equatable, Error {
+    public var message: String
+    public var type: String
+    public var code: String
+
+    public init(message: String, type: String, code: String) {
+        self.message = message
+        self.type = type
+        self.code = code
+    }
+}

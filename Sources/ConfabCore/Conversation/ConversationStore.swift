@@ -1,0 +1,54 @@
+/// Where conversations live. `RedisConversationStore` is the real one; `InMemoryConversationStore`
+/// serves tests of the turn logic. Every method scopes to one user: another user's session is unknown.
+public protocol ConversationStore: Sendable {
+    func createSession(user: String, persona: String, now: Double) async throws -> SessionInfo
+    /// The user's sessions, newest activity first.
+    func sessions(user: String, limit: Int) async throws -> [SessionInfo]
+    /// All stored messages oldest first, or nil when the session is unknown.
+    func history(user: String, session: String) async throws -> [ChatMessage]?
+    /// Empties a session's messages; false when the session is unknown.
+    func clearHistory(user: String, session: String) async throws -> Bool
+    func deleteSession(user: String, session: String) async throws -> Bool
+    /// Deletes every session of the user; returns how many there were.
+    func deleteAllSessions(user: String) async throws -> Int
+
+    /// The first round trip of a turn: checks the session, takes its lock, reads the history
+    /// window (newest first, before the new message) and stores the user's message.
+    func beginTurn(_ start: TurnStart) async throws -> TurnStartResult
+    /// The second round trip: stores the reply, counts usage, releases the lock.
+    func finishTurn(_ finish: TurnFinish) async throws
+
+    /// The raw upstream exchange kept for a reply when debug capture is on.
+    func debugCapture(user: String, messageID: String) async throws -> String?
+    /// Throws when the store cannot be reached.
+    func ping() async throws
+}
+
+/// What the first round trip of a turn needs.
+public struct TurnStart: Sendable {
+    public var user: String
+    public var session: String
+    public var persona: String
+    public var message: ChatMessage
+    public var window: Int
+    public var lockToken: String
+    public var lockMilliseconds: Int
+}
+
+public enum TurnStartResult: Sendable, Equatable {
+    /// The window of earlier messages, newest first.
+    case started(window: [ChatMessage])
+    case unknownSession
+    /// Another reply is streaming for this session.
+    case busy
+}
+
+/// What the second round trip of a turn stores.
+public struct TurnFinish: Sendable {
+    public var user: String
+    public var session: String
+    public var reply: ChatMessage
+    public var lockToken: String
+    /// The exact upstream request and raw response, when debug capture is on.
+    public var debugCapture: String?
+}

@@ -1,0 +1,139 @@
+import Foundation
+import RedisClient
+
+/// Conversations in Redis: one capped list per session (newest first), a hash of metadata per
+/// session and a sorted set of a user's sessions by last activity, all on a sliding TTL.
+public struct RedisConversationStore: ConversationStore {
+    let redis: RedisClient
+    let cap: Int
+    let ttlSeconds: Int
+    let debugTTLSeconds: Int
+
+    public init(redis: RedisClient, cap: Int, ttlSeconds: Int, debugTTLSeconds: Int = 3600) {
+        self.redis = redis
+        self.cap = cap
+        self.ttlSeconds = ttlSeconds
+        self.debugTTLSeconds = debugTTLSeconds
+    }
+
+    public func createSession(user: String, persona: String, now: Double) async throws -> SessionInfo {
+        let keys = RedisKeys(user: user)
+        let info = SessionInfo(id: UUID().uuidString.lowercased(), title: "", persona: persona,
+                               createdAt: now, updatedAt: now, messageCount: 0)
+        _ = try await redis.transaction([
+            RedisCommand("HSET", keys.session(info.id), "title", "", "persona", persona,
+                         "created_at", now, "updated_at", now, "count", 0),
+            RedisCommand("EXPIRE", keys.session(info.id), ttlSeconds),
+            RedisCommand("ZADD", keys.sessions, now, info.id),
+            RedisCommand("EXPIRE", keys.sessions, ttlSeconds),
+        ])
+        return info
+    }
+
+    public func sessions(user: String, limit: Int) async throws -> [SessionInfo] {
+        let keys = RedisKeys(user: user)
+        let ids = try await redis.send(RedisCommand("ZREVRANGE", keys.sessions, 0, limit - 1)).check()
+            .array?.compactMap(\.string) ?? []
+        guard !ids.isEmpty else { return [] }
+        let metas = try await redis.pipeline(ids.map { RedisCommand("HGETALL", keys.session($0)) })
+        return zip(ids, metas).compactMap { id, meta in Self.sessionInfo(id: id, hash: meta) }
+    }
+
+    public func history(user: String, session: String) async throws -> [ChatMessage]? {
+        let keys = RedisKeys(user: user)
+        let replies = try await redis.pipeline([
+            RedisCommand("EXISTS", keys.session(session)),
+            RedisCommand("LRANGE", keys.messages(session), 0, -1),
+        ])
+        guard try replies[0].check().int == 1 else { return nil }
+        return Self.messages(try replies[1].check()).reversed()
+    }
+
+    public func clearHistory(user: String, session: String) async throws -> Bool {
+        let keys = RedisKeys(user: user)
+        return try await redis.eval(RedisScripts.clearHistory, keys: [keys.session(session), keys.messages(session)],
+                                    arguments: []).int == 1
+    }
+
+    public func deleteSession(user: String, session: String) async throws -> Bool {
+        let keys = RedisKeys(user: user)
+        return try await redis.eval(RedisScripts.deleteSession,
+                                    keys: [keys.session(session), keys.messages(session), keys.sessions],
+                                    arguments: [session]).int == 1
+    }
+
+    public func deleteAllSessions(user: String) async throws -> Int {
+        let keys = RedisKeys(user: user)
+        let ids = try await redis.send(RedisCommand("ZRANGE", keys.sessions, 0, -1)).check().array?.compactMap(\.string) ?? []
+        guard !ids.isEmpty else { return 0 }
+        let replies = try await redis.transaction([
+            RedisCommand("DEL", ids.map(keys.session)),
+            RedisCommand("DEL", ids.map(keys.messages) + [keys.sessions]),
+        ])
+        return replies[0].int ?? 0
+    }
+
+    public func beginTurn(_ start: TurnStart) async throws -> TurnStartResult {
+        let keys = RedisKeys(user: start.user)
+        let reply = try await redis.eval(
+            RedisScripts.beginTurn,
+            keys: [keys.session(start.session), keys.messages(start.session), keys.sessions, keys.lock(start.session)],
+            arguments: [start.lockToken, start.lockMilliseconds, start.window, try Self.json(start.message), cap,
+                        ttlSeconds, start.message.timestamp, start.session,
+                        SessionInfo.title(from: start.message.content), start.persona])
+        let parts = reply.array ?? []
+        switch parts.first?.string {
+        case "ok": return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])))
+        case "busy": return .busy
+        case "unknown": return .unknownSession
+        default: throw RedisError.protocolError("unexpected reply to beginTurn: \(reply)")
+        }
+    }
+
+    public func finishTurn(_ finish: TurnFinish) async throws {
+        let keys = RedisKeys(user: finish.user)
+        let usage = finish.reply.usage
+        _ = try await redis.eval(
+            RedisScripts.finishTurn,
+            keys: [keys.session(finish.session), keys.messages(finish.session), keys.sessions,
+                   keys.lock(finish.session), keys.debug(finish.reply.id)],
+            arguments: [finish.lockToken, try Self.json(finish.reply), cap, ttlSeconds, finish.reply.timestamp,
+                        finish.session, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0,
+                        finish.debugCapture ?? "", debugTTLSeconds])
+    }
+
+    public func debugCapture(user: String, messageID: String) async throws -> String? {
+        try await redis.get(RedisKeys(user: user).debug(messageID)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func ping() async throws { try await redis.ping() }
+
+    // MARK: - Encoding
+
+    static func json(_ message: ChatMessage) throws -> [UInt8] {
+        Array(try JSONEncoder().encode(message))
+    }
+
+    /// Decodes a list reply; an entry that is not a message (written by hand, say) is skipped.
+    static func messages(_ value: RedisValue) -> [ChatMessage] {
+        let decoder = JSONDecoder()
+        return (value.array ?? []).compactMap { item in
+            guard case .bulk(let bytes) = item else { return nil }
+            return try? decoder.decode(ChatMessage.self, from: Data(bytes))
+        }
+    }
+
+    static func sessionInfo(id: String, hash: RedisValue) -> SessionInfo? {
+        guard let flat = hash.array, !flat.isEmpty else { return nil }
+        var fields: [String: String] = [:]
+        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
+            if let key = flat[pair].string { fields[key] = flat[pair + 1].string }
+        }
+        return SessionInfo(
+            id: id, title: fields["title"] ?? "", persona: fields["persona"] ?? "",
+            createdAt: Double(fields["created_at"] ?? "") ?? 0, updatedAt: Double(fields["updated_at"] ?? "") ?? 0,
+            messageCount: Int(fields["count"] ?? "") ?? 0,
+            usage: Usage(promptTokens: Int(fields["prompt_tokens"] ?? "") ?? 0,
+                         completionTokens: Int(fields["completion_tokens"] ?? "") ?? 0))
+    }
+}

@@ -1,0 +1,69 @@
+/// A model that streams a reply to a prompt. `OpenAIChatModel` speaks to any
+/// OpenAI-compatible server; tests use it against a local test upstream.
+public protocol ChatModel: Sendable {
+    /// Streams the reply, calling `onDelta` for each piece of text as it arrives, and returns
+    /// how the reply finished. Throws `ModelError` when the model fails, and `CancellationError`
+    /// when the calling task is cancelled (the upstream request is then closed). `capture`, when
+    /// given, receives the exact request and the raw response.
+    func streamReply(to prompt: [PromptMessage], capture: DebugCapture?,
+                     onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion
+
+    /// The model's name, as stored with each reply.
+    var name: String { get }
+}
+
+/// One message of the prompt sent to the model.
+public struct PromptMessage: Codable, Sendable, Equatable {
+    public var role: String
+    public var content: String
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// A piece of the reply as it streams.
+public enum ModelDelta: Sendable, Equatable {
+    case text(String)
+}
+
+/// How a reply finished: the finish reason (stop, length, ...) and token usage when reported.
+public struct ModelCompletion: Sendable, Equatable {
+    public var finishReason: String
+    public var usage: Usage?
+
+    public init(finishReason: String, usage: Usage?) {
+        self.finishReason = finishReason
+        self.usage = usage
+    }
+}
+
+/// Why the model did not finish a reply.
+public enum ModelError: Error, Sendable, Equatable {
+    /// The upstream answered with an HTTP error before streaming.
+    case http(status: Int, message: String, retryAfter: String?)
+    /// The upstream sent an error event in the middle of the stream.
+    case streamError(String)
+    /// The stream ended without `[DONE]` or a finish reason.
+    case interrupted
+    /// No connection, or it broke.
+    case transport(String)
+    /// A deadline passed: connect, first_token, idle or total.
+    case timeout(String)
+
+    /// The error as the client sees it and as it is stored with the partial reply.
+    public var info: ErrorInfo {
+        switch self {
+        case .http(let status, let message, _):
+            ErrorInfo(message: "model server answered HTTP \(status): \(message)", type: "upstream_error", code: "upstream_http_\(status)")
+        case .streamError(let message):
+            ErrorInfo(message: "model server reported an error: \(message)", type: "upstream_error", code: "upstream_stream_error")
+        case .interrupted:
+            ErrorInfo(message: "model stream ended before the reply was finished", type: "upstream_error", code: "upstream_interrupted")
+        case .transport(let message):
+            ErrorInfo(message: "model server unreachable: \(message)", type: "upstream_error", code: "upstream_unavailable")
+        case .timeout(let which):
+            ErrorInfo(message: "model server exceeded the \(which) deadline", type: "upstream_timeout", code: "upstream_timeout_\(which)")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A model behind any OpenAI-compatible `POST {base}/chat/completions` that streams SSE.
+public struct OpenAIChatModel: ChatModel {
+    public struct Configuration: Sendable {
+        public var baseURL: String
+        public var apiKey: String?
+        public var model: String
+        public var maxTokens: Int?
+        /// How long to wait for the response head; the turn's own deadlines cover the body.
+        public var headTimeoutSeconds: Double
+
+        public init(baseURL: String, apiKey: String?, model: String, maxTokens: Int?, headTimeoutSeconds: Double) {
+            self.baseURL = baseURL
+            self.apiKey = apiKey
+            self.model = model
+            self.maxTokens = maxTokens
+            self.headTimeoutSeconds = headTimeoutSeconds
+        }
+    }
+
+    private struct RequestBody: Encodable {
+        struct StreamOptions: Encodable { var include_usage = true }
+        var model: String
+        var messages: [PromptMessage]
+        var stream = true
+        var stream_options = StreamOptions()
+        var max_tokens: Int?
+    }
+
+    let client: HTTPClient
+    let configuration: Configuration
+    public var name: String { configuration.model }
+
+    public init(client: HTTPClient, configuration: Configuration) {
+        self.client = client
+        self.configuration = configuration
+    }
+
+    public func streamReply(to prompt: [PromptMessage], capture: DebugCapture?,
+                            onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
+        let body = try JSONEncoder().encode(RequestBody(model: configuration.model, messages: prompt, max_tokens: configuration.maxTokens))
+        capture?.request(Array(body))
+        var request = HTTPClientRequest(url: configuration.baseURL.trimmingSuffix("/") + "/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let key = configuration.apiKey, !key.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+
+        let response = try await mapErrors {
+            try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
+        }
+        capture?.status(Int(response.status.code))
+        guard response.status == .ok else { throw await Self.httpError(response, capture: capture) }
+
+        var decoder = SSEDecoder()
+        var finishReason: String?
+        var usage: Usage?
+        let json = JSONDecoder()
+        try await mapErrors {
+            for try await buffer in response.body {
+                capture?.response(buffer.readableBytesView)
+                for event in decoder.feed(buffer.readableBytesView) {
+                    if event.data == "[DONE]" { return }
+                    guard let chunk = try? json.decode(OpenAIChunk.self, from: Data(event.data.utf8)) else {
+                        throw ModelError.streamError("unreadable chunk: \(event.data.prefix(200))")
+                    }
+                    if let message = chunk.errorMessage { throw ModelError.streamError(message) }
+                    if let reported = chunk.usage { usage = reported }
+                    guard let choice = chunk.choices?.first else { continue }
+                    if let text = choice.delta?.content, !text.isEmpty { try await onDelta(.text(text)) }
+                    if let reason = choice.finishReason { finishReason = reason }
+                }
+            }
+            // Ended without [DONE]: a finish reason means the reply is whole, otherwise it was cut.
+            if finishReason == nil { throw ModelError.interrupted }
+        }
+        return ModelCompletion(finishReason: finishReason ?? "stop", usage: usage)
+    }
+
+    /// Keeps ModelError and cancellation as they are; any other failure is the transport's.
+    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ModelError {
+            throw error
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout {
+                throw ModelError.timeout("first_token")
+            }
+            throw ModelError.transport("\(error)")
+        }
+    }
+
+    private static func httpError(_ response: HTTPClientResponse, capture: DebugCapture?) async -> ModelError {
+        let body = (try? await response.body.collect(upTo: 64 * 1024)) ?? ByteBuffer()
+        capture?.response(body.readableBytesView)
+        let text = String(buffer: body)
+        let message = (try? JSONDecoder().decode(OpenAIChunk.self, from: Data(text.utf8)))?.errorMessage
+            ?? String(text.prefix(300))
+        return .http(status: Int(response.status.code), message: message, retryAfter: response.headers.first(name: "retry-after"))
+    }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
+    }
+}

@@ -1,0 +1,132 @@
+import Logging
+
+/// Every setting of the service, read from the environment (after a `.env` file, before
+/// command-line flags). `.env.example` documents each one. Invalid values stop start-up.
+public struct Settings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var redisURL = "redis://127.0.0.1:6379"
+    public var redisPoolSize = 4
+    public var openAIBaseURL = "http://127.0.0.1:8081/v1"
+    public var openAIAPIKey: String?
+    public var openAIModel = "SmolLM2-135M-Instruct"
+    /// 0 leaves the reply length to the model server.
+    public var maxReplyTokens = 512
+    public var historyCap = 50
+    public var historyWindow = 20
+    public var historyCharBudget = 12_000
+    public var historyTTLSeconds = 7 * 24 * 3600
+    public var maxMessageChars = 8_000
+    public var maxBodyBytes = 64 * 1024
+    public var maxUserIDLength = 64
+    public var sessionListLimit = 100
+    public var corsOrigins: [String] = []
+    public var logLevel = Logger.Level.info
+    public var staticDir = "static"
+    public var upstreamConnectTimeout = 5.0
+    public var firstTokenTimeout = 60.0
+    public var idleTimeout = 30.0
+    public var turnTimeout = 300.0
+    public var debugCapture = false
+    public var debugCaptureTTLSeconds = 3600
+    public var shutdownGraceSeconds = 10.0
+
+    public init() {}
+
+    /// Reads the settings from environment variables; unset ones keep their defaults.
+    public static func load(from environment: [String: String]) throws(SettingsError) -> Settings {
+        let read = SettingsReader(environment: environment)
+        var s = Settings()
+        s.host = read.string("CONFAB_HOST", s.host)
+        s.port = try read.int("CONFAB_PORT", s.port, in: 1...65535)
+        s.redisURL = read.string("REDIS_URL", s.redisURL)
+        guard s.redisURL.hasPrefix("redis://") else {
+            throw SettingsError(name: "REDIS_URL", value: s.redisURL, expected: "a redis://host:port[/db] URL")
+        }
+        s.redisPoolSize = try read.int("REDIS_POOL_SIZE", s.redisPoolSize, in: 1...64)
+        s.openAIBaseURL = read.string("OPENAI_BASE_URL", s.openAIBaseURL)
+        guard s.openAIBaseURL.hasPrefix("http://") || s.openAIBaseURL.hasPrefix("https://") else {
+            throw SettingsError(name: "OPENAI_BASE_URL", value: s.openAIBaseURL, expected: "an http:// or https:// URL")
+        }
+        s.openAIAPIKey = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        s.openAIModel = read.string("OPENAI_MODEL", s.openAIModel)
+        s.maxReplyTokens = try read.int("CONFAB_MAX_REPLY_TOKENS", s.maxReplyTokens, in: 0...1_000_000)
+        s.historyCap = try read.int("CONFAB_HISTORY_CAP", s.historyCap, in: 1...10_000)
+        s.historyWindow = try read.int("CONFAB_HISTORY_WINDOW", s.historyWindow, in: 1...10_000)
+        s.historyCharBudget = try read.int("CONFAB_HISTORY_CHAR_BUDGET", s.historyCharBudget, in: 100...10_000_000)
+        s.historyTTLSeconds = try read.int("CONFAB_HISTORY_TTL_SECONDS", s.historyTTLSeconds, in: 60...365 * 24 * 3600)
+        s.maxMessageChars = try read.int("CONFAB_MAX_MESSAGE_CHARS", s.maxMessageChars, in: 1...1_000_000)
+        s.maxBodyBytes = try read.int("CONFAB_MAX_BODY_BYTES", s.maxBodyBytes, in: 1024...16 * 1024 * 1024)
+        s.maxUserIDLength = try read.int("CONFAB_MAX_USER_ID_LENGTH", s.maxUserIDLength, in: 1...256)
+        s.sessionListLimit = try read.int("CONFAB_SESSION_LIST_LIMIT", s.sessionListLimit, in: 1...100_000)
+        s.corsOrigins = read.string("CONFAB_CORS_ORIGINS", "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let level = read.string("CONFAB_LOG_LEVEL", s.logLevel.rawValue)
+        guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+            throw SettingsError(name: "CONFAB_LOG_LEVEL", value: level, expected: "trace, debug, info, notice, warning, error or critical")
+        }
+        s.logLevel = parsed
+        s.staticDir = read.string("CONFAB_STATIC_DIR", s.staticDir)
+        s.upstreamConnectTimeout = try read.seconds("CONFAB_UPSTREAM_CONNECT_TIMEOUT", s.upstreamConnectTimeout)
+        s.firstTokenTimeout = try read.seconds("CONFAB_FIRST_TOKEN_TIMEOUT", s.firstTokenTimeout)
+        s.idleTimeout = try read.seconds("CONFAB_IDLE_TIMEOUT", s.idleTimeout)
+        s.turnTimeout = try read.seconds("CONFAB_TURN_TIMEOUT", s.turnTimeout)
+        s.debugCapture = try read.bool("CONFAB_DEBUG_CAPTURE", s.debugCapture)
+        s.debugCaptureTTLSeconds = try read.int("CONFAB_DEBUG_CAPTURE_TTL_SECONDS", s.debugCaptureTTLSeconds, in: 1...7 * 24 * 3600)
+        s.shutdownGraceSeconds = try read.seconds("CONFAB_SHUTDOWN_GRACE", s.shutdownGraceSeconds)
+        return s
+    }
+
+    /// The turn's view of these settings.
+    public var turn: TurnSettings {
+        TurnSettings(prompt: PromptBuilder(window: historyWindow, characterBudget: historyCharBudget),
+                     firstTokenTimeout: .milliseconds(Int64(firstTokenTimeout * 1000)),
+                     idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+                     totalTimeout: .milliseconds(Int64(turnTimeout * 1000)),
+                     debugCapture: debugCapture)
+    }
+}
+
+/// A setting with a value that cannot be used; the message names it.
+public struct SettingsError: Error, CustomStringConvertible, Equatable {
+    public var name: String
+    public var value: String
+    public var expected: String
+
+    public var description: String { "invalid setting \(name)=\"\(value)\": expected \(expected)" }
+}
+
+struct SettingsReader {
+    let environment: [String: String]
+
+    func string(_ name: String, _ fallback: String) -> String {
+        environment[name].flatMap { $0.isEmpty ? nil : $0 } ?? fallback
+    }
+
+    func int(_ name: String, _ fallback: Int, in range: ClosedRange<Int>) throws(SettingsError) -> Int {
+        guard let raw = environment[name], !raw.isEmpty else { return fallback }
+        guard let value = Int(raw), range.contains(value) else {
+            throw SettingsError(name: name, value: raw, expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
+    func seconds(_ name: String, _ fallback: Double) throws(SettingsError) -> Double {
+        guard let raw = environment[name], !raw.isEmpty else { return fallback }
+        guard let value = Double(raw), value > 0, value <= 86_400 else {
+            throw SettingsError(name: name, value: raw, expected: "a number of seconds above 0 and at most 86400")
+        }
+        return value
+    }
+
+    func bool(_ name: String, _ fallback: Bool) throws(SettingsError) -> Bool {
+        guard let raw = environment[name], !raw.isEmpty else { return fallback }
+        switch raw.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw SettingsError(name: name, value: raw, expected: "true or false")
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+
+/// The turns streaming in this process, so a shutdown can end each one cleanly: the stream is
+/// stopped, the partial reply stored with reason `shutdown`, and the client told.
+public final class ActiveTurns: Sendable {
+    private struct State {
+        var stops: [UUID: @Sendable () -> Void] = [:]
+        var shuttingDown = false
+        var drained: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var count: Int { state.withLock { $0.stops.count } }
+    public var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
+
+    /// Registers a turn; returns nil when the service is shutting down and takes no new turns.
+    func register(stop: @escaping @Sendable () -> Void) -> UUID? {
+        let id = UUID()
+        return state.withLock { state in
+            guard !state.shuttingDown else { return nil }
+            state.stops[id] = stop
+            return id
+        }
+    }
+
+    func remove(_ id: UUID) {
+        let waiters: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            state.stops[id] = nil
+            guard state.stops.isEmpty else { return [] }
+            defer { state.drained = [] }
+            return state.drained
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Refuses new turns, stops the running ones, and waits until each has stored its reply.
+    public func shutdown() async {
+        let stops = state.withLock { state in
+            state.shuttingDown = true
+            return Array(state.stops.values)
+        }
+        stops.forEach { $0() }
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state in
+                if state.stops.isEmpty { return true }
+                state.drained.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}

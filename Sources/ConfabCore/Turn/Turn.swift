@@ -1,0 +1,243 @@
+import Foundation
+import Logging
+
+/// What a turn depends on: where conversations are kept, the model, the personas, the settings.
+public struct TurnEnvironment: Sendable {
+    public var store: any ConversationStore
+    public var model: any ChatModel
+    public var personas: PersonaCatalog
+    public var settings: TurnSettings
+    public var activeTurns: ActiveTurns
+    public var logger: Logger
+
+    public init(store: any ConversationStore, model: any ChatModel, personas: PersonaCatalog, settings: TurnSettings,
+                activeTurns: ActiveTurns, logger: Logger) {
+        self.store = store
+        self.model = model
+        self.personas = personas
+        self.settings = settings
+        self.activeTurns = activeTurns
+        self.logger = logger
+    }
+}
+
+/// Why a turn was refused before anything streamed. Nothing was written.
+public enum TurnRefusal: Error, Sendable, Equatable {
+    case unknownPersona(String)
+    case unknownSession
+    case busy
+    case shuttingDown
+    case storeUnavailable(String)
+}
+
+/// One chat turn, the one place it lives: the user's message stored, the prompt built, the
+/// reply streamed to the client, and the reply stored exactly once however the stream ends.
+///
+/// `begin` does the first Redis round trip before any byte reaches the client, so a refusal is
+/// a plain HTTP error; `run` streams and does the second round trip.
+public struct Turn: Sendable {
+    public let user: String
+    public let session: String
+    public let persona: Persona
+    public let userMessage: ChatMessage
+    public let replyID = UUID().uuidString.lowercased()
+    let prompt: [PromptMessage]
+    let lockToken: String
+    let capture: DebugCapture?
+    let environment: TurnEnvironment
+
+    /// Round trip 1: checks the session, takes its lock, reads the history window and stores the
+    /// user message, atomically.
+    public static func begin(user: String, session: String, personaID: String?, message: String,
+                             in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
+        guard let persona = environment.personas.persona(personaID) else { throw .unknownPersona(personaID ?? "") }
+        guard !environment.activeTurns.isShuttingDown else { throw .shuttingDown }
+        let userMessage = ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: persona.id)
+        let lockToken = UUID().uuidString
+        let result: TurnStartResult
+        do {
+            result = try await environment.store.beginTurn(TurnStart(
+                user: user, session: session, persona: persona.id, message: userMessage,
+                window: environment.settings.prompt.window, lockToken: lockToken,
+                lockMilliseconds: environment.settings.lockMilliseconds))
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
+        switch result {
+        case .unknownSession: throw .unknownSession
+        case .busy: throw .busy
+        case .started(let window):
+            let prompt = environment.settings.prompt.prompt(persona: persona, history: window, message: message)
+            return Turn(user: user, session: session, persona: persona, userMessage: userMessage, prompt: prompt,
+                        lockToken: lockToken, capture: environment.settings.debugCapture ? DebugCapture() : nil,
+                        environment: environment)
+        }
+    }
+
+    /// Streams the reply through `emit` and stores it. Ends in one of four ways:
+    /// complete; error (the model failed: the client gets an error event); partial with reason
+    /// `client_disconnected` (emit threw or the task was cancelled); partial with reason `shutdown`.
+    @discardableResult
+    public func run(emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
+        let started = ContinuousClock.now
+        let stopper = Stopper()
+        guard let registration = environment.activeTurns.register(stop: { stopper.stop(TurnStop.shutdown) }) else {
+            return await end(text: "", outcome: .shutdown, emit: emit)
+        }
+        defer { environment.activeTurns.remove(registration) }
+
+        var text = ""
+        let outcome: Outcome
+        do {
+            try await emit(.start(sessionID: session, messageID: replyID, userMessageID: userMessage.id))
+            let completion = try await streamModel(stopper: stopper) { piece in
+                text += piece
+                try await emit(.text(piece))
+            }
+            outcome = .complete(completion)
+        } catch let error as ModelError {
+            outcome = .failed(error)
+        } catch TurnStop.shutdown {
+            outcome = .shutdown
+        } catch {
+            outcome = .clientLeft  // the client's connection closed: a write failed or we were cancelled
+        }
+        let reply = await end(text: text, outcome: outcome, emit: emit)
+        environment.logger.info("turn ended", metadata: [
+            "session": "\(session)", "persona": "\(persona.id)", "model": "\(environment.model.name)",
+            "ending": "\(reply.reason ?? reply.status.rawValue)", "chars": "\(text.count)",
+            "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        return reply
+    }
+
+    // MARK: - Steps
+
+    private enum Outcome {
+        case complete(ModelCompletion)
+        case failed(ModelError)
+        case clientLeft
+        case shutdown
+    }
+
+    /// Runs the model in a child task so deadlines and a shutdown can stop it; pieces come back
+    /// through a stream and are handed to `onText` in this task, which owns the client.
+    private func streamModel(stopper: Stopper, onText: (String) async throws -> Void) async throws -> ModelCompletion {
+        let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
+        stopper.attach { sink.finish(throwing: $0) }
+        let deadlines = Deadlines(environment.settings)
+        let capture = capture
+        let (model, prompt) = (environment.model, self.prompt)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            defer { group.cancelAll() }
+            group.addTask {
+                do {
+                    let completion = try await model.streamReply(to: prompt, capture: capture) { delta in
+                        deadlines.tick()
+                        sink.yield(.delta(delta))
+                    }
+                    sink.yield(.done(completion))
+                    sink.finish()
+                } catch {
+                    sink.finish(throwing: error)
+                }
+            }
+            group.addTask {
+                let expired = try await deadlines.watch()
+                sink.finish(throwing: ModelError.timeout(expired))
+            }
+            for try await piece in pieces {
+                switch piece {
+                case .delta(.text(let text)): try await onText(text)
+                case .done(let completion): return completion
+                }
+            }
+            throw CancellationError()  // the stream ended with no result: this task was cancelled
+        }
+    }
+
+    /// Round trip 2: stores the reply exactly once, then tells the client how it ended.
+    private func end(text: String, outcome: Outcome, emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
+        var reply = ChatMessage(id: replyID, role: .assistant, content: text, timestamp: Date().timeIntervalSince1970,
+                                persona: persona.id, model: environment.model.name)
+        var failure: ErrorInfo?
+        switch outcome {
+        case .complete(let completion):
+            reply.finishReason = completion.finishReason
+            reply.usage = completion.usage
+        case .failed(let error):
+            reply.status = .error
+            reply.error = error.info
+            reply.finishReason = "error"
+            failure = error.info
+        case .clientLeft:
+            reply.status = .partial
+            reply.reason = "client_disconnected"
+        case .shutdown:
+            reply.status = .partial
+            reply.reason = "shutdown"
+            failure = ErrorInfo(message: "the service is shutting down; the partial reply was saved",
+                                type: "service_unavailable", code: "shutdown")
+        }
+        let finish = TurnFinish(user: user, session: session, reply: reply, lockToken: lockToken, debugCapture: capture?.json())
+        if let storeError = await store(finish) {
+            failure = failure ?? ErrorInfo(message: "the reply could not be saved: \(storeError)", type: "storage_error", code: "store_unavailable")
+        }
+        let ending = TurnEnding(messageID: reply.id, status: reply.status, finishReason: reply.finishReason,
+                                usage: reply.usage, reason: reply.reason)
+        if case .clientLeft = outcome { return reply }
+        try? await emit(failure.map { .error($0, ending) } ?? .finish(ending))
+        return reply
+    }
+
+    /// Stores in a task of its own, so a cancelled request (the client left) still saves its
+    /// partial reply; retries briefly so a Redis restart does not lose a finished reply.
+    private func store(_ finish: TurnFinish) async -> Error? {
+        let store = environment.store
+        let logger = environment.logger
+        return await Task {
+            var lastError: Error?
+            for attempt in 0..<4 {
+                do {
+                    try await store.finishTurn(finish)
+                    return nil
+                } catch {
+                    lastError = error
+                    logger.warning("storing a reply failed", metadata: ["attempt": "\(attempt + 1)", "error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(250 << attempt))
+                }
+            }
+            return lastError
+        }.value
+    }
+}
+
+private enum Piece: Sendable {
+    case delta(ModelDelta)
+    case done(ModelCompletion)
+}
+
+enum TurnStop: Error { case shutdown }
+
+/// Lets a shutdown end a turn's stream from outside the turn's task.
+final class Stopper: Sendable {
+    private let state = Mutex<(stopped: Error?, finish: (@Sendable (Error) -> Void)?)>((nil, nil))
+
+    func attach(_ finish: @escaping @Sendable (Error) -> Void) {
+        let stopped = state.withLock { state in
+            state.finish = finish
+            return state.stopped
+        }
+        if let stopped { finish(stopped) }
+    }
+
+    func stop(_ error: Error) {
+        let finish = state.withLock { state in
+            state.stopped = error
+            return state.finish
+        }
+        finish?(error)
+    }
+}
+
+import Synchronization

@@ -1,0 +1,138 @@
+import ConfabCore
+import Foundation
+import Hummingbird
+
+/// Starting chats, streaming replies, reading and clearing history.
+struct ChatController<Context: RequestContext>: Sendable {
+    let turns: TurnEnvironment
+    let validate: Validation
+
+    var store: any ConversationStore { turns.store }
+
+    func addRoutes(to router: RouteTable<Context>) {
+        router.post("/chat/start", use: start)
+        router.get("/chat/stream", use: streamFromQuery)
+        router.post("/chat/stream", use: streamFromBody)
+        router.get("/chat/history", use: history)
+        router.delete("/chat/history/{session_id}", use: clearHistory)
+        router.get("/chat/debug/{message_id}", use: debugCapture)
+    }
+
+    /// `POST /chat/start` — user_id (and optionally role) in the query or a JSON body.
+    @Sendable func start(_ request: Request, context: Context) async throws -> Response {
+        var request = request
+        let fields = try await validate.jsonFields(&request)
+        let user = try validate.userID(fields["user_id"] ?? request.query("user_id"))
+        let persona = try validate.persona(fields["role"] ?? request.query("role"))
+        let session: SessionInfo
+        do {
+            session = try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970)
+        } catch {
+            throw APIError.storeUnavailable(error)
+        }
+        return try JSONBody.response(StartReply(sessionID: session.id, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
+                                                persona: persona.id, session: session))
+    }
+
+    /// `GET /chat/stream?user_id=&session_id=&message=&role=` for EventSource.
+    @Sendable func streamFromQuery(_ request: Request, context: Context) async throws -> Response {
+        try await stream(request, fields: { request.query($0) })
+    }
+
+    /// `POST /chat/stream` with the same fields as JSON, for messages too long for a URL.
+    @Sendable func streamFromBody(_ request: Request, context: Context) async throws -> Response {
+        var request = request
+        let fields = try await validate.jsonFields(&request)
+        return try await stream(request, fields: { fields[$0] })
+    }
+
+    private func stream(_ request: Request, fields: (String) -> String?) async throws -> Response {
+        let user = try validate.userID(fields("user_id"))
+        let session = try validate.sessionID(fields("session_id"))
+        let message = try validate.message(fields("message"))
+        let persona = try validate.persona(fields("role"))
+        let turn: Turn
+        do {
+            turn = try await Turn.begin(user: user, session: session, personaID: persona.id, message: message, in: turns)
+        } catch {
+            throw APIError(refusal: error)
+        }
+        return Response(status: .ok, headers: ConfabSSE.headers, body: .init { writer in
+            // Cancelled within ~50 ms of the client closing; the turn then stores its partial reply.
+            _ = try? await request.body.consumeWithCancellationOnInboundClose { _ in
+                await turn.run { event in try await writer.write(ConfabSSE.encode(event)) }
+            }
+            try? await writer.finish(nil)
+        })
+    }
+
+    /// `GET /chat/history?user_id=&session_id=` — oldest first.
+    @Sendable func history(_ request: Request, context: Context) async throws -> Response {
+        let user = try validate.userID(request.query("user_id"))
+        let session = try validate.sessionID(request.query("session_id"))
+        let messages: [ChatMessage]?
+        do { messages = try await store.history(user: user, session: session) } catch { throw APIError.storeUnavailable(error) }
+        guard let messages else { throw APIError.sessionNotFound }
+        return try JSONBody.response(HistoryReply(sessionID: session, messages: messages, total: messages.count))
+    }
+
+    /// `DELETE /chat/history/{session_id}?user_id=` — empties the history, keeps the session.
+    @Sendable func clearHistory(_ request: Request, context: Context) async throws -> Response {
+        let user = try validate.userID(request.query("user_id"))
+        let session = try validate.sessionID(context.parameters.get("session_id"))
+        let cleared: Bool
+        do { cleared = try await store.clearHistory(user: user, session: session) } catch { throw APIError.storeUnavailable(error) }
+        guard cleared else { throw APIError.sessionNotFound }
+        return try JSONBody.response(["session_id": session, "message": "history cleared"])
+    }
+
+    /// `GET /chat/debug/{message_id}?user_id=` — the raw upstream exchange, when capture is on.
+    @Sendable func debugCapture(_ request: Request, context: Context) async throws -> Response {
+        let user = try validate.userID(request.query("user_id"))
+        guard let id = context.parameters.get("message_id"), UUID(uuidString: id) != nil else {
+            throw APIError(.badRequest, code: "invalid_message_id", "message_id must be a UUID")
+        }
+        let capture: String?
+        do { capture = try await store.debugCapture(user: user, messageID: id.lowercased()) } catch { throw APIError.storeUnavailable(error) }
+        guard let capture else {
+            throw APIError(.notFound, code: "capture_not_found", "no debug capture for this message (is CONFAB_DEBUG_CAPTURE on?)")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: capture)))
+    }
+}
+
+struct StartReply: Encodable {
+    var sessionID: String
+    var welcomeMessage: String
+    var persona: String
+    var session: SessionInfo
+
+    enum CodingKeys: String, CodingKey {
+        case persona, session
+        case sessionID = "session_id"
+        case welcomeMessage = "welcome_message"
+    }
+}
+
+struct HistoryReply: Encodable {
+    var sessionID: String
+    var messages: [ChatMessage]
+    var total: Int
+
+    enum CodingKeys: String, CodingKey {
+        case messages, total
+        case sessionID = "session_id"
+    }
+}
+
+extension APIError {
+    init(refusal: TurnRefusal) {
+        switch refusal {
+        case .unknownPersona(let id): self.init(.badRequest, code: "unknown_persona", "unknown role '\(id)'")
+        case .unknownSession: self = .sessionNotFound
+        case .busy: self.init(.conflict, code: "session_busy", "a reply is already streaming for this session")
+        case .shuttingDown: self.init(.serviceUnavailable, code: "shutting_down", "the service is shutting down")
+        case .storeUnavailable(let message): self.init(.serviceUnavailable, code: "store_unavailable", "conversation storage is unavailable: \(message)")
+        }
+    }
+}

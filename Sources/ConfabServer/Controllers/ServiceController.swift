@@ -1,0 +1,43 @@
+import ConfabCore
+import Hummingbird
+
+/// Personas, liveness and readiness.
+struct ServiceController<Context: RequestContext>: Sendable {
+    let store: any ConversationStore
+    let personas: PersonaCatalog
+    let activeTurns: ActiveTurns
+
+    func addRoutes(to router: RouteTable<Context>) {
+        router.get("/roles", use: roles)
+        router.get("/health", use: health)
+        router.get("/ready", use: ready)
+    }
+
+    /// `GET /roles` — the personas (without their system prompts) and the default.
+    @Sendable func roles(_ request: Request, context: Context) async throws -> Response {
+        try JSONBody.response(RoleList(roles: personas.personas.map { RoleList.Role(id: $0.id, name: $0.name, description: $0.description) },
+                                       default_role: personas.defaultID))
+    }
+
+    /// `GET /health` — the process is up.
+    @Sendable func health(_ request: Request, context: Context) async throws -> Response {
+        try JSONBody.response(["status": "ok"])
+    }
+
+    /// `GET /ready` — 200 only while Redis answers and the service takes new turns.
+    @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
+        guard !activeTurns.isShuttingDown else { throw APIError(.serviceUnavailable, code: "shutting_down", "the service is shutting down") }
+        do {
+            try await store.ping()
+        } catch {
+            throw APIError(.serviceUnavailable, code: "store_unavailable", "Redis does not answer: \(error)")
+        }
+        return try JSONBody.response(["status": "ready"])
+    }
+}
+
+struct RoleList: Encodable {
+    struct Role: Encodable { var id, name, description: String }
+    var roles: [Role]
+    var default_role: String
+}

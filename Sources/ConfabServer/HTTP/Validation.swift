@@ -1,0 +1,82 @@
+import ConfabCore
+import Foundation
+import Hummingbird
+
+/// Checks every piece of user input before it reaches the store. User ids are limited to a
+/// safe set so they cannot break out of a Redis key or its hash tag.
+struct Validation: Sendable {
+    let settings: Settings
+    let personas: PersonaCatalog
+
+    static let userIDCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.@")
+
+    func userID(_ raw: String?) throws -> String {
+        guard let raw else { throw APIError.missing("user_id") }
+        guard !raw.isEmpty else { throw APIError(.badRequest, code: "invalid_user_id", "user_id must not be empty") }
+        guard raw.count <= settings.maxUserIDLength else {
+            throw APIError(.badRequest, code: "invalid_user_id", "user_id must be at most \(settings.maxUserIDLength) characters")
+        }
+        guard raw.allSatisfy(Self.userIDCharacters.contains) else {
+            throw APIError(.badRequest, code: "invalid_user_id", "user_id may contain only letters, digits and _ - . @")
+        }
+        return raw
+    }
+
+    func sessionID(_ raw: String?) throws -> String {
+        guard let raw else { throw APIError.missing("session_id") }
+        guard raw.count == 36, let uuid = UUID(uuidString: raw) else {
+            throw APIError(.badRequest, code: "invalid_session_id", "session_id must be a UUID")
+        }
+        return uuid.uuidString.lowercased()
+    }
+
+    func message(_ raw: String?) throws -> String {
+        guard let raw else { throw APIError.missing("message") }
+        guard !raw.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError(.badRequest, code: "empty_message", "message must not be empty")
+        }
+        guard raw.count <= settings.maxMessageChars else {
+            throw APIError(.contentTooLarge, code: "message_too_long", "message must be at most \(settings.maxMessageChars) characters")
+        }
+        return raw
+    }
+
+    func persona(_ raw: String?) throws -> Persona {
+        guard let persona = personas.persona(raw) else {
+            throw APIError(.badRequest, code: "unknown_persona",
+                           "unknown role '\(raw ?? "")'; known: \(personas.personas.map(\.id).joined(separator: ", "))")
+        }
+        return persona
+    }
+
+    /// A JSON object body with string fields; anything else is a 400.
+    func jsonFields(_ request: inout Request) async throws -> [String: String] {
+        let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
+        guard buffer.readableBytes > 0 else { return [:] }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: Data(buffer: buffer))
+        } catch {
+            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON")
+        }
+        guard let dictionary = object as? [String: Any] else {
+            throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object")
+        }
+        var fields: [String: String] = [:]
+        for (key, value) in dictionary {
+            if value is NSNull { continue }
+            guard let string = value as? String else {
+                throw APIError(.badRequest, code: "invalid_field", "\(key) must be a string")
+            }
+            fields[key] = string
+        }
+        return fields
+    }
+}
+
+extension Request {
+    /// A query parameter; present but empty counts as given (so it can be refused as empty).
+    func query(_ name: String) -> String? {
+        uri.queryParameters[name[...]].map(String.init)
+    }
+}

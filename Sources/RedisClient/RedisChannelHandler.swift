@@ -1,0 +1,72 @@
+import NIOCore
+
+/// A batch of commands written to Redis in one write, answered by one promise.
+struct RedisRequest {
+    var commands: [RedisCommand]
+    var reply: EventLoopPromise<[RedisValue]>
+}
+
+/// Encodes batches with hiredis and matches replies to them in order.
+///
+/// Redis answers in the order commands arrive, so requests from many callers can share one
+/// connection: each batch is a single write, and its replies are the next `count` replies.
+final class RedisChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        var expected: Int
+        var replies: [RedisValue]
+        var promise: EventLoopPromise<[RedisValue]>
+    }
+
+    private let reader = HiredisCodec.Reader()
+    private var pending = CircularBuffer<Pending>()
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        var buffer = context.channel.allocator.buffer(capacity: 64 * request.commands.count)
+        do {
+            for command in request.commands { try HiredisCodec.encode(command.arguments, into: &buffer) }
+        } catch {
+            request.reply.fail(error)
+            promise?.fail(error)
+            return
+        }
+        pending.append(Pending(expected: request.commands.count, replies: [], promise: request.reply))
+        context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reader.feed(unwrapInboundIn(data))
+        do {
+            while let value = try reader.next() {
+                guard !pending.isEmpty else { throw RedisError.protocolError("reply with no request") }
+                pending[pending.startIndex].replies.append(value)
+                if pending[pending.startIndex].replies.count == pending[pending.startIndex].expected {
+                    let done = pending.removeFirst()
+                    done.promise.succeed(done.replies)
+                }
+            }
+        } catch {
+            // A stream we cannot parse cannot be trusted for later replies either.
+            failAll(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(RedisError.connectionFailed("connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        failAll(RedisError.connectionFailed("\(error)"))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: Error) {
+        while let next = pending.popFirst() { next.promise.fail(error) }
+    }
+}
