@@ -85,10 +85,10 @@ public struct TestUpstream: Sendable {
         }
         stats.opened(body)
         let stats = self.stats
-        let request = request
+        let collected = request
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: .init { writer in
             defer { stats.closed() }
-            _ = try? await request.body.consumeWithCancellationOnInboundClose { _ in
+            _ = try? await collected.body.consumeWithCancellationOnInboundClose { _ in
                 try await plan.stream { try await writer.write(ByteBuffer(string: $0)) }
             }
             try? await writer.finish(nil)
