@@ -51,7 +51,8 @@ let package = Package(
         ]),
         .target(name: "TestSupport", dependencies: [
             "RedisClient", "TestUpstream",
-            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "ConfabCoreTests", dependencies: ["ConfabCore", "TestSupport"]),

@@ -3,6 +3,7 @@ import ConfabCore
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import RedisClient
 import ServiceLifecycle
 
@@ -58,10 +59,13 @@ public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicReque
 }
 
 /// The HTTP application on the configured host and port.
-public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger) -> some ApplicationProtocol {
+/// `onServerRunning` is told the listening channel (tests read the port from it).
+public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger,
+                             onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
     Application(router: buildRouter(dependencies),
                 configuration: .init(address: .hostname(dependencies.settings.host, port: dependencies.settings.port),
                                      serverName: "Confab"),
+                onServerRunning: onServerRunning,
                 logger: logger)
 }
 
@@ -77,7 +81,6 @@ public func runConfab(settings: Settings, logger: Logger) async throws {
                                                   logger: logger))
     logger.info("Confab listening", metadata: ["url": "http://\(settings.host):\(settings.port)",
                                                "model": "\(settings.openAIModel)", "upstream": "\(settings.openAIBaseURL)"])
-    defer { }
     do {
         try await group.run()
     } catch {

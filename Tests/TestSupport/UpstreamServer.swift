@@ -1,0 +1,36 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import TestUpstream
+
+/// The test upstream running in-process on a free port, for as long as `run` lasts.
+public enum UpstreamServer {
+    public static func run<T: Sendable>(options: TestUpstream.Options = .init(),
+                                        _ body: (_ baseURL: String, _ upstream: TestUpstream) async throws -> T) async throws -> T {
+        let upstream = TestUpstream(options: options)
+        return try await withRunningServer(router: upstream.router()) { port in
+            try await body("http://127.0.0.1:\(port)/v1", upstream)
+        }
+    }
+}
+
+/// Runs a Hummingbird application on a free port while `body` runs, then stops it.
+public func withRunningServer<T: Sendable>(router: Router<BasicRequestContext>,
+                                           _ body: (_ port: Int) async throws -> T) async throws -> T {
+    let (ports, portSink) = AsyncStream<Int>.makeStream()
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                          onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) })
+    return try await withRunningApplication(app, ports: ports, body)
+}
+
+/// Runs an application while `body` runs; `ports` yields the port once it listens.
+public func withRunningApplication<T: Sendable>(_ app: some ApplicationProtocol, ports: AsyncStream<Int>,
+                                                _ body: (_ port: Int) async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await app.runService(gracefulShutdownSignals: []) }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw TestSupportError("the server did not start") }
+        defer { group.cancelAll() }
+        return try await body(port)
+    }
+}
