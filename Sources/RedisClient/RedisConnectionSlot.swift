@@ -22,24 +22,28 @@ final class RedisConnectionSlot: Sendable {
 
     /// A live channel, connecting first if needed.
     func channel() -> EventLoopFuture<Channel> {
-        state.withLockedValue { state in
+        let (future, started) = state.withLockedValue { state -> (EventLoopFuture<Channel>, Bool) in
             switch state {
             case .connected(let channel) where channel.isActive:
-                return eventLoop.makeSucceededFuture(channel)
+                return (eventLoop.makeSucceededFuture(channel), false)
             case .connecting(let future):
-                return future
+                return (future, false)
             case .idle, .connected:
                 let future = connect()
                 state = .connecting(future)
-                future.whenComplete { [self] result in
-                    self.state.withLockedValue { state in
-                        guard case .connecting = state else { return }
-                        state = (try? result.get()).map(State.connected) ?? .idle
-                    }
-                }
-                return future
+                return (future, true)
             }
         }
+        // Outside the lock: the callback may run at once, on this thread.
+        if started {
+            future.whenComplete { [self] result in
+                self.state.withLockedValue { state in
+                    guard case .connecting(let pending) = state, pending === future else { return }
+                    state = (try? result.get()).map(State.connected) ?? .idle
+                }
+            }
+        }
+        return future
     }
 
     func close() async {

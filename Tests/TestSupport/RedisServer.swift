@@ -1,11 +1,11 @@
 import Foundation
 import RedisClient
 
-/// A real redis-server on a free port, for one test. Stopped by `stop()`.
+/// A real redis-server on a free port, for one test. Stopped by `stop()` (or when released).
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: URL
-    private var process: Process?
+    private var process: ChildProcess?
     private let appendOnly: Bool
 
     public var url: String { "redis://127.0.0.1:\(port)" }
@@ -19,19 +19,15 @@ public final class RedisServer: @unchecked Sendable {
         try await start()
     }
 
+    /// Starts (or restarts, on the same port and data) the server and waits until it answers.
     public func start() async throws {
         guard let binary = which("redis-server") else {
             throw TestSupportError("redis-server is not installed: run `apt-get install -y redis-server` (scripts/test.sh does)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.currentDirectoryURL = directory
-        process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", directory.path,
-                             "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "everysec"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        process = try ChildProcess(binary, [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", directory.path,
+            "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "everysec",
+        ])
         let client = RedisClient(configuration: RedisConfiguration(port: port, poolSize: 1, connectTimeoutSeconds: 0.2))
         defer { Task { await client.shutdown() } }
         for _ in 0..<100 {
@@ -43,17 +39,12 @@ public final class RedisServer: @unchecked Sendable {
 
     /// Kills the server at once (SIGKILL), as a crash would.
     public func kill() {
-        guard let process, process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
+        process?.killNow()
+        process = nil
     }
 
     public func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-        self.process = nil
+        kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -93,3 +84,4 @@ public func freePort() throws -> Int {
     guard bound == 0 else { throw TestSupportError("no free port") }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
