@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import TestUpstream
 
@@ -18,8 +19,10 @@ public enum UpstreamServer {
 public func withRunningServer<T: Sendable>(router: Router<BasicRequestContext>,
                                            _ body: (_ port: Int) async throws -> T) async throws -> T {
     let (ports, portSink) = AsyncStream<Int>.makeStream()
+    var quiet = Logger(label: "test-server")
+    quiet.logLevel = .critical  // stopping by cancellation logs errors that mean nothing here
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                          onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) })
+                          onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) }, logger: quiet)
     return try await withRunningApplication(app, ports: ports, body)
 }
 

@@ -1,0 +1,156 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+import TestUpstream
+@testable import ConfabCore
+
+/// The turn logic against the in-memory store and the test upstream over real HTTP.
+@Suite struct TurnTests {
+    struct Fixture {
+        let store: InMemoryConversationStore
+        let environment: TurnEnvironment
+        let upstream: TestUpstream
+        let session: String
+
+        func begin(_ message: String, persona: String? = nil) async throws -> Turn {
+            try await Turn.begin(user: "u1", session: session, personaID: persona, message: message, in: environment)
+        }
+    }
+
+    func withFixture(firstToken: Duration = .seconds(5), idle: Duration = .seconds(5), total: Duration = .seconds(20),
+                     _ body: (Fixture) async throws -> Void) async throws {
+        try await UpstreamServer.run { baseURL, upstream in
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let model = OpenAIChatModel(client: client, configuration: .init(
+                baseURL: baseURL, apiKey: "test-key", model: "test-model", maxTokens: nil, headTimeoutSeconds: 5))
+            let settings = TurnSettings(prompt: PromptBuilder(window: 20, characterBudget: 10_000), firstTokenTimeout: firstToken,
+                                        idleTimeout: idle, totalTimeout: total, debugCapture: true)
+            let store = InMemoryConversationStore()
+            let session = await store.createSession(user: "u1", persona: "assistant", now: 1).id
+            let environment = TurnEnvironment(store: store, model: model, personas: PersonaCatalog(), settings: settings,
+                                              activeTurns: ActiveTurns(), logger: Logger(label: "test"))
+            do {
+                try await body(Fixture(store: store, environment: environment, upstream: upstream, session: session))
+            } catch {
+                try await client.shutdown()
+                throw error
+            }
+            try await client.shutdown()
+        }
+    }
+
+    /// Collects what the client would have seen.
+    final class Events: Sendable {
+        let all = Mutex<[StreamEvent]>([])
+        var list: [StreamEvent] { all.withLock { $0 } }
+        var text: String { list.compactMap { if case .text(let t) = $0 { t } else { nil } }.joined() }
+        func append(_ event: StreamEvent) { all.withLock { $0.append(event) } }
+    }
+
+    @Test func completeReplyIsStreamedAndStoredOnce() async throws {
+        try await withFixture { f in
+            let events = Events()
+            let reply = try await f.begin("hello world").run { events.append($0) }
+            #expect(events.text == "Echo: hello world")
+            guard case .start = events.list.first, case .finish(let ending) = events.list.last else {
+                Issue.record("events were \(events.list)"); return
+            }
+            #expect(ending.status == .complete && ending.finishReason == "stop" && ending.usage?.completionTokens == 3)
+            let history = try #require(await f.store.history(user: "u1", session: f.session))
+            #expect(history.map(\.content) == ["hello world", "Echo: hello world"])
+            #expect(history.last == reply)
+            #expect(try await f.store.debugCapture(user: "u1", messageID: reply.id)?.contains("[DONE]") == true)
+        }
+    }
+
+    @Test func promptCarriesPersonaAndHistory() async throws {
+        try await withFixture { f in
+            try await f.begin("first").run { _ in }
+            try await f.begin("second", persona: "programmer").run { _ in }
+            let sent = try JSONSerialization.jsonObject(with: f.upstream.stats.lastRequest) as! [String: Any]
+            let messages = (sent["messages"] as! [[String: String]]).map { $0["content"]! }
+            #expect(messages == [PersonaCatalog().persona("programmer")!.systemPrompt, "first", "Echo: first", "second"])
+            #expect(sent["stream"] as? Bool == true)
+        }
+    }
+
+    @Test(arguments: [
+        ("[[fault=http500]]", "upstream_http_500"), ("[[fault=http401]]", "upstream_http_401"),
+        ("[[fault=http429]]", "upstream_http_429"), ("[[fault=error-event]] a b c d", "upstream_stream_error"),
+        ("[[fault=vllm-error]] a b c d", "upstream_stream_error"), ("[[fault=cut]] a b c d", "upstream_interrupted"),
+    ])
+    func modelFailureStoresPartialWithError(message: String, code: String) async throws {
+        try await withFixture { f in
+            let events = Events()
+            let reply = try await f.begin(message).run { events.append($0) }
+            #expect(reply.status == .error)
+            #expect(reply.error?.code == code)
+            #expect(reply.content == events.text)
+            guard case .error(let info, _) = events.list.last else { Issue.record("last event \(String(describing: events.list.last))"); return }
+            #expect(info.code == code)
+            #expect(try await f.store.history(user: "u1", session: f.session)?.last?.status == .error)
+        }
+    }
+
+    @Test func hangsEndAtTheirDeadlines() async throws {
+        try await withFixture(firstToken: .milliseconds(300), idle: .milliseconds(300)) { f in
+            let first = try await f.begin("[[fault=hang-first]]").run { _ in }
+            #expect(first.error?.code == "upstream_timeout_first_token")
+            let mid = try await f.begin("[[fault=hang-mid]] one two three four").run { _ in }
+            #expect(mid.error?.code == "upstream_timeout_idle")
+            #expect(mid.content == "Echo: one")
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(f.upstream.stats.active == 0)
+        }
+    }
+
+    @Test func totalDeadlineCutsASlowReply() async throws {
+        try await withFixture(total: .milliseconds(400)) { f in
+            let reply = try await f.begin("[[tokens=100]] [[delay=20]] slow").run { _ in }
+            #expect(reply.error?.code == "upstream_timeout_total")
+            #expect(!reply.content.isEmpty)
+        }
+    }
+
+    @Test func clientLeavingStoresPartial() async throws {
+        try await withFixture { f in
+            struct Gone: Error {}
+            let count = Mutex(0)
+            let reply = try await f.begin("[[tokens=50]] [[delay=10]] go").run { event in
+                if case .text = event, count.withLock({ $0 += 1; return $0 }) == 3 { throw Gone() }
+            }
+            #expect(reply.status == .partial && reply.reason == "client_disconnected")
+            #expect(reply.content == "Echo: go word1")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(f.upstream.stats.active == 0)
+            #expect(try await f.store.history(user: "u1", session: f.session)?.last?.reason == "client_disconnected")
+        }
+    }
+
+    @Test func shutdownStoresPartialAndTellsTheClient() async throws {
+        try await withFixture { f in
+            let events = Events()
+            let turn = try await f.begin("[[tokens=200]] [[delay=10]] long")
+            async let reply = turn.run { events.append($0) }
+            try await Task.sleep(for: .milliseconds(200))
+            await f.environment.activeTurns.shutdown()
+            let stored = await reply
+            #expect(stored.status == .partial && stored.reason == "shutdown")
+            guard case .error(let info, _) = events.list.last else { Issue.record("no error event"); return }
+            #expect(info.code == "shutdown")
+            await #expect(throws: TurnRefusal.shuttingDown) { try await f.begin("after") }
+        }
+    }
+
+    @Test func secondTurnOnABusySessionIsRefused() async throws {
+        try await withFixture { f in
+            let turn = try await f.begin("[[tokens=20]] [[delay=10]] one")
+            await #expect(throws: TurnRefusal.busy) { try await f.begin("two") }
+            await turn.run { _ in }
+            _ = try await f.begin("three")
+        }
+    }
+}
