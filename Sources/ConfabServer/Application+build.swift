@@ -35,7 +35,7 @@ public struct ConfabDependencies: Sendable {
     }
 
     /// Closes the connections to Redis and the model server.
-    func shutdown() async {
+    public func shutdown() async {
         try? await httpClient?.shutdown()
         await redis?.shutdown()
     }

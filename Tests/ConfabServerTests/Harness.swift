@@ -1,0 +1,156 @@
+import AsyncHTTPClient
+import ConfabCore
+import ConfabServer
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import RedisClient
+import Testing
+import TestSupport
+import TestUpstream
+
+/// A running Confab on real Redis and the test upstream, with an HTTP client to talk to it.
+struct Harness: Sendable {
+    let baseURL: String
+    let redisServer: RedisServer
+    let redis: RedisClient
+    let upstream: TestUpstream
+    let upstreamURL: String
+    let dependencies: ConfabDependencies
+    let http: HTTPClient
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]) ?? [:] }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    func request(_ method: HTTPMethod, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 10 * 1024 * 1024)
+        return Reply(status: Int(response.status.code),
+                     headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a }),
+                     body: String(buffer: bytes))
+    }
+
+    func get(_ path: String) async throws -> Reply { try await request(.GET, path) }
+    func delete(_ path: String) async throws -> Reply { try await request(.DELETE, path) }
+    func post(_ path: String, _ json: [String: Any]? = nil) async throws -> Reply {
+        try await request(.POST, path, body: json.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) })
+    }
+
+    func startSession(_ user: String, role: String? = nil) async throws -> String {
+        let reply = try await post("/chat/start?user_id=\(user)" + (role.map { "&role=\($0)" } ?? ""))
+        #expect(reply.status == 200, "start: \(reply.body)")
+        return try #require(reply.json["session_id"] as? String)
+    }
+
+    /// The SSE `data:` payloads of one streamed turn, read to the end.
+    struct Stream: Sendable {
+        var status: Int
+        var headers: [String: String]
+        var data: [String]
+        var objects: [[String: Any]] {
+            data.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+        }
+        var text: String { objects.compactMap { $0["content"] as? String }.joined() }
+        var last: [String: Any] { objects.last ?? [:] }
+    }
+
+    func streamPath(user: String, session: String, message: String, role: String? = nil) -> String {
+        var query = "user_id=\(user)&session_id=\(session)&message=\(message.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+        if let role { query += "&role=\(role)" }
+        return "/chat/stream?" + query
+    }
+
+    /// Streams a turn; with `leaveAfter`, closes the connection after that many text events.
+    func stream(_ path: String, method: HTTPMethod = .GET, body: String? = nil, leaveAfter: Int? = nil) async throws -> Stream {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let (http, prepared) = (self.http, request)
+        return try await withThrowingTaskGroup(of: Stream.self) { group in
+            group.addTask {
+                let response = try await http.execute(prepared, timeout: .seconds(30))
+                var result = Stream(status: Int(response.status.code),
+                                    headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a }),
+                                    data: [])
+                var decoder = SSEDecoder()
+                var texts = 0
+                for try await buffer in response.body {
+                    if response.status != .ok {
+                        result.data.append(String(buffer: buffer))
+                        continue
+                    }
+                    for event in decoder.feed(buffer.readableBytesView) {
+                        result.data.append(event.data)
+                        if event.data.hasPrefix("{\"content\"") { texts += 1 }
+                        if let leaveAfter, texts >= leaveAfter { return result }  // drops the connection
+                    }
+                }
+                return result
+            }
+            let result = try await group.next()!
+            group.cancelAll()
+            return result
+        }
+    }
+
+    func keys(_ pattern: String = "*") async throws -> [String] {
+        try await redis.send(RedisCommand("KEYS", pattern)).check().array?.compactMap(\.string).sorted() ?? []
+    }
+}
+
+/// Starts Redis, the test upstream and Confab (with `configure` applied to its settings),
+/// runs `body`, and stops them all.
+func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
+                upstream options: TestUpstream.Options = .init(),
+                _ body: @Sendable (Harness) async throws -> Void) async throws {
+    let redisServer = try await RedisServer()
+    defer { redisServer.stop() }
+    try await UpstreamServer.run(options: options) { upstreamURL, upstream in
+        var settings = Settings()
+        settings.host = "127.0.0.1"
+        settings.port = 0
+        settings.redisURL = redisServer.url
+        settings.openAIBaseURL = upstreamURL
+        settings.staticDir = Harness.packageRoot.appendingPathComponent("static").path
+        configure(&settings)
+        var logger = Logger(label: "confab-test")
+        logger.logLevel = .critical
+        let dependencies = try ConfabDependencies.live(settings: settings, logger: logger)
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let app = buildApplication(dependencies, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let redis = redisServer.client()
+        do {
+            try await withRunningApplication(app, ports: ports) { port in
+                try await body(Harness(baseURL: "http://127.0.0.1:\(port)", redisServer: redisServer, redis: redis, upstream: upstream,
+                                       upstreamURL: upstreamURL, dependencies: dependencies, http: http))
+            }
+        } catch {
+            try? await http.shutdown()
+            await redis.shutdown()
+            await dependencies.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        await redis.shutdown()
+        await dependencies.shutdown()
+    }
+}
