@@ -1,0 +1,135 @@
+import ConfabCore
+import ConfabServer
+import Foundation
+import Logging
+import Testing
+import TestSupport
+
+/// Every way a turn can end is stored exactly once, and the client is told.
+@Suite struct EndingTests {
+    func storedReplies(_ h: Harness, _ user: String, _ session: String) async throws -> [[String: Any]] {
+        let messages = try await h.get("/chat/history?user_id=\(user)&session_id=\(session)").json["messages"] as? [[String: Any]] ?? []
+        return messages.filter { $0["role"] as? String == "assistant" }
+    }
+
+    @Test(arguments: [
+        ("[[fault=http500]]", "upstream_http_500"), ("[[fault=http429]]", "upstream_http_429"),
+        ("[[fault=http401]]", "upstream_http_401"), ("[[fault=error-event]] a b c d", "upstream_stream_error"),
+        ("[[fault=cut]] a b c d", "upstream_interrupted"), ("[[fault=hang-first]]", "upstream_timeout_first_token"),
+        ("[[fault=hang-mid]] a b c d", "upstream_timeout_idle"),
+    ])
+    func modelFailuresAreStoredAsErrorsAndReported(message: String, code: String) async throws {
+        try await withConfab(configure: { $0.firstTokenTimeout = 0.5; $0.idleTimeout = 0.5 }) { h in
+            let session = try await h.startSession("erin")
+            let turn = try await h.stream(h.streamPath(user: "erin", session: session, message: message))
+            #expect(turn.status == 200)
+            #expect(turn.data.last == "[DONE]")
+            let error = try #require(turn.last["error"] as? [String: Any], "last event before [DONE]: \(turn.data)")
+            #expect(error["code"] as? String == code)
+            #expect((error["message"] as? String)?.isEmpty == false)
+            #expect(turn.last["status"] as? String == "error")
+            let replies = try await storedReplies(h, "erin", session)
+            #expect(replies.count == 1, "stored exactly once")
+            #expect(replies.first?["status"] as? String == "error")
+            #expect(replies.first?["content"] as? String == turn.text)
+            #expect((replies.first?["error"] as? [String: Any])?["code"] as? String == code)
+            #expect(h.upstream.stats.active == 0)
+        }
+    }
+
+    @Test func clientLeavingStoresThePartialAndCancelsTheUpstream() async throws {
+        try await withConfab { h in
+            let session = try await h.startSession("dan")
+            let seen = try await h.stream(h.streamPath(user: "dan", session: session, message: "[[tokens=400]] [[delay=10]] go"), leaveAfter: 5)
+            #expect(seen.text.hasPrefix("Echo: go word1"))
+            var replies: [[String: Any]] = []
+            for _ in 0..<50 where replies.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                replies = try await storedReplies(h, "dan", session)
+            }
+            #expect(replies.count == 1)
+            #expect(replies.first?["status"] as? String == "partial")
+            #expect(replies.first?["reason"] as? String == "client_disconnected")
+            let stored = replies.first?["content"] as? String ?? ""
+            #expect(stored.hasPrefix(seen.text) && stored.count < 400 * 6, "the partial holds at least what the client saw")
+            for _ in 0..<50 where h.upstream.stats.active > 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(h.upstream.stats.active == 0, "the upstream request was cancelled")
+            // The lock is free again: the next turn streams.
+            #expect(try await h.stream(h.streamPath(user: "dan", session: session, message: "next")).status == 200)
+        }
+    }
+
+    @Test func oneReplyAtATimePerSessionAcrossInstances() async throws {
+        try await withConfab { h in
+            let session = try await h.startSession("sam")
+            async let first = h.stream(h.streamPath(user: "sam", session: session, message: "[[tokens=60]] [[delay=10]] one"))
+            try await Task.sleep(for: .milliseconds(150))
+            let second = try await h.request(.GET, h.streamPath(user: "sam", session: session, message: "two"))
+            #expect(second.status == 409)
+            #expect(second.errorCode == "session_busy")
+
+            // A second Confab instance on the same Redis sees the same lock.
+            var settings = h.dependencies.settings
+            settings.port = 0
+            var logger = Logger(label: "second")
+            logger.logLevel = .critical
+            let other = try ConfabDependencies.live(settings: settings, logger: logger)
+            let (ports, sink) = AsyncStream<Int>.makeStream()
+            let app = buildApplication(other, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
+            try await withRunningApplication(app, ports: ports) { port in
+                let elsewhere = Harness(baseURL: "http://127.0.0.1:\(port)", redisServer: h.redisServer, redis: h.redis,
+                                        upstream: h.upstream, upstreamURL: h.upstreamURL, dependencies: other, http: h.http)
+                let third = try await elsewhere.request(.GET, h.streamPath(user: "sam", session: session, message: "three"))
+                #expect(third.status == 409)
+            }
+            await other.shutdown()
+            #expect(try await first.last["status"] as? String == "complete")
+            let history = try await h.get("/chat/history?user_id=sam&session_id=\(session)").json["messages"] as? [[String: Any]]
+            #expect(history?.map { $0["role"] as? String } == ["user", "assistant"], "no message from the refused requests")
+        }
+    }
+
+    @Test func shutdownStoresPartialsWithReasonShutdown() async throws {
+        try await withConfab { h in
+            let session = try await h.startSession("sue")
+            async let turn = h.stream(h.streamPath(user: "sue", session: session, message: "[[tokens=400]] [[delay=10]] go"))
+            try await Task.sleep(for: .milliseconds(200))
+            await h.dependencies.turns.activeTurns.shutdown()
+            let seen = try await turn
+            #expect((seen.last["error"] as? [String: Any])?["code"] as? String == "shutdown")
+            #expect(seen.data.last == "[DONE]")
+            let replies = try await storedReplies(h, "sue", session)
+            #expect(replies.first?["status"] as? String == "partial")
+            #expect(replies.first?["reason"] as? String == "shutdown")
+            #expect(replies.first?["content"] as? String == seen.text)
+            let refused = try await h.request(.GET, h.streamPath(user: "sue", session: session, message: "more"))
+            #expect(refused.status == 503)
+            #expect(try await h.get("/ready").status == 503)
+        }
+    }
+
+    @Test func debugCaptureKeepsTheRawExchange() async throws {
+        try await withConfab(configure: { $0.debugCapture = true }) { h in
+            let session = try await h.startSession("dev")
+            let turn = try await h.stream(h.streamPath(user: "dev", session: session, message: "capture me"))
+            let id = try #require(turn.objects.first?["message_id"] as? String)
+            let capture = try await h.get("/chat/debug/\(id)?user_id=dev")
+            #expect(capture.status == 200)
+            #expect((capture.json["request"] as? String)?.contains("capture me") == true)
+            #expect((capture.json["response"] as? String)?.contains("data: [DONE]") == true)
+            let ttl = try await h.redis.send(.init("TTL", "confab:{u:dev}:debug:\(id)")).int ?? 0
+            #expect(ttl > 0 && ttl <= 3600)
+            #expect(try await h.get("/chat/debug/\(id)?user_id=other").status == 404)
+        }
+    }
+
+    @Test func debugCaptureIsOffByDefault() async throws {
+        try await withConfab { h in
+            let session = try await h.startSession("dev")
+            let turn = try await h.stream(h.streamPath(user: "dev", session: session, message: "no capture"))
+            let id = try #require(turn.objects.first?["message_id"] as? String)
+            #expect(try await h.get("/chat/debug/\(id)?user_id=dev").status == 404)
+            #expect(try await h.keys("*debug*").isEmpty)
+        }
+    }
+}
