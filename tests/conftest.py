@@ -1,0 +1,123 @@
+"""Fixtures that start real processes: redis-server, the test upstream, Confab, the local model.
+
+Every process gets a free port and is stopped when its test ends. A missing program is a
+failure that says what to install, never a skip.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, ".build", "debug")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require(path, hint):
+    if not (shutil.which(path) or os.path.exists(path)):
+        pytest.fail(f"{path} is missing: {hint}")
+    return shutil.which(path) or path
+
+
+class Proc:
+    def __init__(self, name, args, env=None):
+        self.log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)
+        self.name = name
+        self.popen = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def wait_http(self, url, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.popen.poll() is not None:
+                break
+            try:
+                if requests.get(url, timeout=1).status_code < 500:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"{self.name} did not start; log:\n" + open(self.log.name).read()[-3000:])
+
+    def stop(self):
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+@pytest.fixture
+def redis_url():
+    binary = require("redis-server", "apt-get install -y redis-server (scripts/setup.sh does)")
+    port = free_port()
+    data = tempfile.mkdtemp(prefix="confab-redis-")
+    proc = Proc("redis", [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", data])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}"
+    proc.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def test_upstream():
+    binary = require(os.path.join(BUILD, "confab-test-upstream"), "run `swift build` first (scripts/test.sh does)")
+    port = free_port()
+    proc = Proc("upstream", [binary, "--port", str(port), "--first-token-delay-ms", "50", "--token-delay-ms", "40"])
+    proc.wait_http(f"http://127.0.0.1:{port}/stats")
+    yield f"http://127.0.0.1:{port}"
+    proc.stop()
+
+
+@pytest.fixture
+def local_model():
+    python = os.path.join(ROOT, ".venv", "bin", "python")
+    require(python, "run scripts/setup.sh to create .venv with the local model")
+    port = free_port()
+    proc = Proc("model", [python, os.path.join(ROOT, "scripts", "local_model.py"), "--port", str(port), "--threads", "1"])
+    proc.wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.stop()
+
+
+@pytest.fixture
+def start_confab():
+    """Starts Confab against a given Redis and model; returns its base URL."""
+    binary = require(os.path.join(BUILD, "confab"), "run `swift build` first (scripts/test.sh does)")
+    started = []
+
+    def start(redis_url, base_url, **settings):
+        port = free_port()
+        env = dict(os.environ, CONFAB_PORT=str(port), REDIS_URL=redis_url, OPENAI_BASE_URL=base_url,
+                   CONFAB_STATIC_DIR=os.path.join(ROOT, "static"), CONFAB_LOG_LEVEL="warning")
+        env.update({k: str(v) for k, v in settings.items()})
+        proc = Proc("confab", [binary, "serve", "--env-file", "/nonexistent"], env=env)
+        started.append(proc)
+        proc.wait_http(f"http://127.0.0.1:{port}/health")
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+def user_id():
+    return "t-" + uuid.uuid4().hex[:10]

@@ -1,0 +1,150 @@
+"""The web page in a real headless Chromium, against real Confab, Redis and the test upstream."""
+import os
+import time
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import require
+
+
+@pytest.fixture
+def browser():
+    driver_path = require("/usr/bin/chromedriver", "apt-get install -y chromium chromium-driver (scripts/setup.sh --test does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = require("/usr/bin/chromium", "apt-get install -y chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,900"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def page(browser, redis_url, test_upstream, start_confab):
+    base = start_confab(redis_url, test_upstream + "/v1")
+    browser.get(base + "/")
+    wait = WebDriverWait(browser, 15)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".session-item")) == 1)
+    return browser, base, wait
+
+
+def replies(driver):
+    return driver.find_elements(By.CSS_SELECTOR, ".message.assistant:not(.welcome)")
+
+
+def send(driver, text):
+    box = driver.find_element(By.ID, "message-input")
+    box.clear()
+    box.send_keys(text)
+    driver.find_element(By.ID, "send-btn").click()
+
+
+def idle(driver):
+    return not driver.find_element(By.ID, "send-btn").get_attribute("hidden")
+
+
+def user_and_session(driver):
+    return (driver.execute_script("return localStorage.getItem('confab_user_id')"),
+            driver.execute_script("return localStorage.getItem('confab_session_id')"))
+
+
+def test_reply_streams_token_by_token_then_survives_a_reload(page):
+    driver, base, wait = page
+    assert [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#role-select option")] == \
+        ["assistant", "teacher", "programmer"]
+    send(driver, "hello streaming world [[tokens=40]]")
+    lengths, typing_seen = [], False
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        current = replies(driver)
+        if current:
+            lengths.append(len(current[-1].find_element(By.CSS_SELECTOR, ".content").text))
+        typing_seen |= driver.find_element(By.ID, "typing-indicator").is_displayed()
+        if idle(driver) and lengths and lengths[-1] > 0:
+            break
+        time.sleep(0.03)
+    growth = sorted(set(l for l in lengths if l > 0))
+    assert len(growth) >= 5, f"the reply should appear piece by piece, saw lengths {growth}"
+    assert typing_seen, "a typing indicator shows while the reply streams"
+    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-id"))
+    final = replies(driver)[-1].text
+    assert final.startswith("Echo: hello streaming world") and "word34" in final
+    messages = driver.find_element(By.ID, "messages")
+    assert driver.execute_script("const m = arguments[0]; return m.scrollHeight - m.scrollTop - m.clientHeight", messages) < 40, \
+        "the view follows the reply"
+
+    driver.refresh()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".message.user")) == 1 and len(replies(d)) == 1)
+    assert replies(driver)[-1].text == final
+    assert driver.find_element(By.CSS_SELECTOR, ".session-title").text == "hello streaming world [[tokens=40]]"
+
+
+def test_stop_keeps_the_partial_reply(page):
+    driver, base, wait = page
+    send(driver, "[[tokens=400]] stop me")
+    wait.until(lambda d: replies(d) and len(replies(d)[-1].text) > 20)
+    driver.find_element(By.ID, "stop-btn").click()
+    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-status") == "partial")
+    shown = replies(driver)[-1]
+    assert "partial" in shown.find_element(By.CSS_SELECTOR, ".badge").text
+    user, session = user_and_session(driver)
+    stored = requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": session}).json()["messages"][-1]
+    assert stored["status"] == "partial" and stored["reason"] == "client_disconnected"
+    assert 0 < len(stored["content"]) < len("Echo: stop me") + 400 * 8
+    driver.refresh()
+    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-status") == "partial")
+
+
+def test_model_errors_show_as_errors(page):
+    driver, base, wait = page
+    send(driver, "[[fault=error-event]] one two three four")
+    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-status") == "error")
+    wait.until(idle)
+    assert "error" in replies(driver)[-1].find_element(By.CSS_SELECTOR, ".badge").text
+
+
+def test_html_in_messages_stays_text(page):
+    driver, base, wait = page
+    attack = "<img src=x onerror=alert(1)> **bold** <script>window.pwned=1</script>"
+    send(driver, attack)
+    wait.until(lambda d: idle(d) and replies(d) and replies(d)[-1].get_attribute("data-id"))
+    messages = driver.find_element(By.ID, "messages")
+    assert messages.find_elements(By.TAG_NAME, "img") == []
+    assert messages.find_elements(By.TAG_NAME, "script") == []
+    assert "<img src=x onerror=alert(1)>" in driver.find_element(By.CSS_SELECTOR, ".message.user").text
+    assert "<img src=x onerror=alert(1)>" in replies(driver)[-1].text
+    assert replies(driver)[-1].find_elements(By.TAG_NAME, "strong"), "Markdown still renders"
+    assert driver.execute_script("return window.pwned") is None
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text
+
+
+def test_sessions_switch_and_delete(page):
+    driver, base, wait = page
+    send(driver, "first chat")
+    wait.until(lambda d: idle(d) and replies(d) and replies(d)[-1].get_attribute("data-id"))
+    user, first = user_and_session(driver)
+    driver.find_element(By.ID, "new-chat-btn").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".session-item")) == 2)
+    send(driver, "second chat")
+    wait.until(lambda d: idle(d) and replies(d) and replies(d)[-1].get_attribute("data-id"))
+    _, second = user_and_session(driver)
+    assert second != first
+
+    driver.find_element(By.CSS_SELECTOR, f'.session-item[data-id="{first}"]').click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".message.user") and
+               d.find_element(By.CSS_SELECTOR, ".message.user").text == "first chat")
+
+    driver.find_element(By.CSS_SELECTOR, f'.session-item[data-id="{second}"] .session-delete').click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".session-item")) == 1)
+    assert requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": second}).status_code == 404
+
+    driver.find_element(By.ID, "clear-btn").click()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".message.user"))
+    assert requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": first}).json()["total"] == 0
