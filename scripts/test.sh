@@ -12,5 +12,5 @@ swift build --build-tests
 echo "test: swift tests"
 swift test --skip-build
 echo "test: browser, compose and end-to-end tests"
-.venv/bin/python -m pytest -q tests "$@"
+.venv/bin/python -m pytest -q system-tests "$@"
 echo "test: all passed in $(( $(date +%s) - started ))s"

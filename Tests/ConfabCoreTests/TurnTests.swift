@@ -62,7 +62,7 @@ import TestUpstream
             let history = try #require(await f.store.history(user: "u1", session: f.session))
             #expect(history.map(\.content) == ["hello world", "Echo: hello world"])
             #expect(history.last == reply)
-            #expect(try await f.store.debugCapture(user: "u1", messageID: reply.id)?.contains("[DONE]") == true)
+            #expect(await f.store.debugCapture(user: "u1", messageID: reply.id)?.contains("[DONE]") == true)
         }
     }
 
@@ -91,7 +91,7 @@ import TestUpstream
             #expect(reply.content == events.text)
             guard case .error(let info, _) = events.list.last else { Issue.record("last event \(String(describing: events.list.last))"); return }
             #expect(info.code == code)
-            #expect(try await f.store.history(user: "u1", session: f.session)?.last?.status == .error)
+            #expect(await f.store.history(user: "u1", session: f.session)?.last?.status == .error)
         }
     }
 
@@ -102,8 +102,7 @@ import TestUpstream
             let mid = try await f.begin("[[fault=hang-mid]] one two three four").run { _ in }
             #expect(mid.error?.code == "upstream_timeout_idle")
             #expect(mid.content == "Echo: one")
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(f.upstream.stats.active == 0)
+            #expect(await f.upstream.stats.becomesIdle(), "the hung upstream requests were closed")
         }
     }
 
@@ -124,9 +123,8 @@ import TestUpstream
             }
             #expect(reply.status == .partial && reply.reason == "client_disconnected")
             #expect(reply.content == "Echo: go word1")
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(f.upstream.stats.active == 0)
-            #expect(try await f.store.history(user: "u1", session: f.session)?.last?.reason == "client_disconnected")
+            #expect(await f.upstream.stats.becomesIdle())
+            #expect(await f.store.history(user: "u1", session: f.session)?.last?.reason == "client_disconnected")
         }
     }
 

@@ -33,7 +33,7 @@ import TestSupport
             #expect(replies.first?["status"] as? String == "error")
             #expect(replies.first?["content"] as? String == turn.text)
             #expect((replies.first?["error"] as? [String: Any])?["code"] as? String == code)
-            #expect(h.upstream.stats.active == 0)
+            #expect(await h.upstream.stats.becomesIdle())
         }
     }
 
@@ -52,8 +52,7 @@ import TestSupport
             #expect(replies.first?["reason"] as? String == "client_disconnected")
             let stored = replies.first?["content"] as? String ?? ""
             #expect(stored.hasPrefix(seen.text) && stored.count < 400 * 6, "the partial holds at least what the client saw")
-            for _ in 0..<50 where h.upstream.stats.active > 0 { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(h.upstream.stats.active == 0, "the upstream request was cancelled")
+            #expect(await h.upstream.stats.becomesIdle(), "the upstream request was cancelled")
             // The lock is free again: the next turn streams.
             #expect(try await h.stream(h.streamPath(user: "dan", session: session, message: "next")).status == 200)
         }

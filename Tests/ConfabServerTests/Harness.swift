@@ -40,9 +40,11 @@ struct Harness: Sendable {
         }
         let response = try await http.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 10 * 1024 * 1024)
-        return Reply(status: Int(response.status.code),
-                     headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a }),
-                     body: String(buffer: bytes))
+        return Reply(status: Int(response.status.code), headers: Self.headers(response), body: String(buffer: bytes))
+    }
+
+    static func headers(_ response: HTTPClientResponse) -> [String: String] {
+        Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
     func get(_ path: String) async throws -> Reply { try await request(.GET, path) }
@@ -87,9 +89,7 @@ struct Harness: Sendable {
         return try await withThrowingTaskGroup(of: Stream.self) { group in
             group.addTask {
                 let response = try await http.execute(prepared, timeout: .seconds(30))
-                var result = Stream(status: Int(response.status.code),
-                                    headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a }),
-                                    data: [])
+                var result = Stream(status: Int(response.status.code), headers: Harness.headers(response), data: [])
                 var decoder = SSEDecoder()
                 var texts = 0
                 for try await buffer in response.body {

@@ -3,7 +3,7 @@ import RedisClient
 
 /// A real redis-server on a free port, for one test. Stopped by `stop()` (or when released).
 public final class RedisServer: @unchecked Sendable {
-    public let port: Int
+    public private(set) var port: Int
     public let directory: URL
     private var process: ChildProcess?
     private let appendOnly: Bool
@@ -16,7 +16,16 @@ public final class RedisServer: @unchecked Sendable {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("confab-redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.appendOnly = appendOnly
-        try await start()
+        // Another test may take the port between picking and binding: then pick again.
+        for attempt in 1...3 {
+            do {
+                try await start()
+                break
+            } catch where attempt < 3 {
+                kill()
+                port = try freePort()
+            }
+        }
     }
 
     /// Starts (or restarts, on the same port and data) the server and waits until it answers.
@@ -32,6 +41,7 @@ public final class RedisServer: @unchecked Sendable {
         defer { Task { await client.shutdown() } }
         for _ in 0..<100 {
             if (try? await client.ping()) != nil { return }
+            guard process?.isRunning == true else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSupportError("redis-server did not start on port \(port)")
@@ -66,22 +76,21 @@ func which(_ name: String) -> String? {
     return paths.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
 
-/// A TCP port nobody listens on right now.
+/// A TCP port nobody listens on right now. Picked below Linux's ephemeral range
+/// (32768-60999), so outgoing connections made meanwhile cannot take it.
 public func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
-            guard bind(fd, pointer, length) == 0 else { return -1 }
-            return getsockname(fd, pointer, &length)
+    for _ in 0..<200 {
+        let port = Int.random(in: 20_000..<32_000)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+        if bound == 0 { return port }
     }
-    guard bound == 0 else { throw TestSupportError("no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    throw TestSupportError("no free port")
 }
-

@@ -24,12 +24,7 @@ struct ChatController<Context: RequestContext>: Sendable {
         let fields = try await validate.jsonFields(&request)
         let user = try validate.userID(fields["user_id"] ?? request.query("user_id"))
         let persona = try validate.persona(fields["role"] ?? request.query("role"))
-        let session: SessionInfo
-        do {
-            session = try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970)
-        } catch {
-            throw APIError.storeUnavailable(error)
-        }
+        let session = try await storage { try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970) }
         return try JSONBody.response(StartReply(sessionID: session.id, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
                                                 persona: persona.id, session: session))
     }
@@ -70,8 +65,7 @@ struct ChatController<Context: RequestContext>: Sendable {
     @Sendable func history(_ request: Request, context: Context) async throws -> Response {
         let user = try validate.userID(request.query("user_id"))
         let session = try validate.sessionID(request.query("session_id"))
-        let messages: [ChatMessage]?
-        do { messages = try await store.history(user: user, session: session) } catch { throw APIError.storeUnavailable(error) }
+        let messages = try await storage { try await store.history(user: user, session: session) }
         guard let messages else { throw APIError.sessionNotFound }
         return try JSONBody.response(HistoryReply(sessionID: session, messages: messages, total: messages.count))
     }
@@ -80,8 +74,7 @@ struct ChatController<Context: RequestContext>: Sendable {
     @Sendable func clearHistory(_ request: Request, context: Context) async throws -> Response {
         let user = try validate.userID(request.query("user_id"))
         let session = try validate.sessionID(context.parameters.get("session_id"))
-        let cleared: Bool
-        do { cleared = try await store.clearHistory(user: user, session: session) } catch { throw APIError.storeUnavailable(error) }
+        let cleared = try await storage { try await store.clearHistory(user: user, session: session) }
         guard cleared else { throw APIError.sessionNotFound }
         return try JSONBody.response(["session_id": session, "message": "history cleared"])
     }
@@ -92,8 +85,7 @@ struct ChatController<Context: RequestContext>: Sendable {
         guard let id = context.parameters.get("message_id"), UUID(uuidString: id) != nil else {
             throw APIError(.badRequest, code: "invalid_message_id", "message_id must be a UUID")
         }
-        let capture: String?
-        do { capture = try await store.debugCapture(user: user, messageID: id.lowercased()) } catch { throw APIError.storeUnavailable(error) }
+        let capture = try await storage { try await store.debugCapture(user: user, messageID: id.lowercased()) }
         guard let capture else {
             throw APIError(.notFound, code: "capture_not_found", "no debug capture for this message (is CONFAB_DEBUG_CAPTURE on?)")
         }
@@ -131,8 +123,8 @@ extension APIError {
         case .unknownPersona(let id): self.init(.badRequest, code: "unknown_persona", "unknown role '\(id)'")
         case .unknownSession: self = .sessionNotFound
         case .busy: self.init(.conflict, code: "session_busy", "a reply is already streaming for this session")
-        case .shuttingDown: self.init(.serviceUnavailable, code: "shutting_down", "the service is shutting down")
-        case .storeUnavailable(let message): self.init(.serviceUnavailable, code: "store_unavailable", "conversation storage is unavailable: \(message)")
+        case .shuttingDown: self = .shuttingDown
+        case .storeUnavailable(let message): self = .storeUnavailable(message)
         }
     }
 }

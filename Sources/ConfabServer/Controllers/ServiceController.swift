@@ -26,12 +26,8 @@ struct ServiceController<Context: RequestContext>: Sendable {
 
     /// `GET /ready` — 200 only while Redis answers and the service takes new turns.
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
-        guard !activeTurns.isShuttingDown else { throw APIError(.serviceUnavailable, code: "shutting_down", "the service is shutting down") }
-        do {
-            try await store.ping()
-        } catch {
-            throw APIError(.serviceUnavailable, code: "store_unavailable", "Redis does not answer: \(error)")
-        }
+        guard !activeTurns.isShuttingDown else { throw APIError.shuttingDown }
+        try await storage { try await store.ping() }
         return try JSONBody.response(["status": "ready"])
     }
 }

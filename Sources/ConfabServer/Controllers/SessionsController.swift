@@ -23,8 +23,7 @@ struct SessionsController<Context: RequestContext>: Sendable {
             }
             limit = value
         }
-        let sessions: [SessionInfo]
-        do { sessions = try await store.sessions(user: user, limit: limit) } catch { throw APIError.storeUnavailable(error) }
+        let sessions = try await storage { try await store.sessions(user: user, limit: limit) }
         return try JSONBody.response(SessionList(sessions: sessions, total: sessions.count))
     }
 
@@ -32,8 +31,7 @@ struct SessionsController<Context: RequestContext>: Sendable {
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let user = try validate.userID(request.query("user_id"))
         let session = try validate.sessionID(context.parameters.get("session_id"))
-        let deleted: Bool
-        do { deleted = try await store.deleteSession(user: user, session: session) } catch { throw APIError.storeUnavailable(error) }
+        let deleted = try await storage { try await store.deleteSession(user: user, session: session) }
         guard deleted else { throw APIError.sessionNotFound }
         return try JSONBody.response(["session_id": session, "message": "session deleted"])
     }
@@ -41,8 +39,7 @@ struct SessionsController<Context: RequestContext>: Sendable {
     /// `DELETE /chat/sessions?user_id=` — every session of the user; says how many.
     @Sendable func deleteAll(_ request: Request, context: Context) async throws -> Response {
         let user = try validate.userID(request.query("user_id"))
-        let count: Int
-        do { count = try await store.deleteAllSessions(user: user) } catch { throw APIError.storeUnavailable(error) }
+        let count = try await storage { try await store.deleteAllSessions(user: user) }
         return try JSONBody.response(["deleted": count])
     }
 }

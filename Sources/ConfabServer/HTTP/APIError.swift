@@ -39,8 +39,19 @@ public struct APIError: HTTPResponseError, Sendable {
 
     static let sessionNotFound = APIError(.notFound, code: "session_not_found", "no such session for this user")
 
-    static func storeUnavailable(_ error: Error) -> APIError {
-        APIError(.serviceUnavailable, code: "store_unavailable", "conversation storage is unavailable: \(error)")
+    static func storeUnavailable(_ cause: Any) -> APIError {
+        APIError(.serviceUnavailable, code: "store_unavailable", "conversation storage is unavailable: \(cause)")
+    }
+
+    static let shuttingDown = APIError(.serviceUnavailable, code: "shutting_down", "the service is shutting down")
+}
+
+/// Runs a store call; a failure of the store becomes a 503 `store_unavailable`.
+func storage<T>(_ call: () async throws -> T) async throws(APIError) -> T {
+    do {
+        return try await call()
+    } catch {
+        throw APIError.storeUnavailable(error)
     }
 }
 
