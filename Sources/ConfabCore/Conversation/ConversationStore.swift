@@ -35,6 +35,7 @@ public struct TurnStart: Sendable {
     public var lockMilliseconds: Int
 }
 
+/// What the first round trip of a turn found.
 public enum TurnStartResult: Sendable, Equatable {
     /// The window of earlier messages, newest first.
     case started(window: [ChatMessage])

@@ -5,6 +5,7 @@ import NIOHTTP1
 
 /// A model behind any OpenAI-compatible `POST {base}/chat/completions` that streams SSE.
 public struct OpenAIChatModel: ChatModel {
+    /// Where the server is, which model to ask for, and how long to wait for it to answer.
     public struct Configuration: Sendable {
         public var baseURL: String
         public var apiKey: String?

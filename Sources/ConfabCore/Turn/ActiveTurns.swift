@@ -54,3 +54,27 @@ public final class ActiveTurns: Sendable {
         }
     }
 }
+
+/// Why a turn's stream was stopped from outside.
+enum TurnStop: Error { case shutdown }
+
+/// Lets a shutdown end a turn's stream from outside the turn's task.
+final class Stopper: Sendable {
+    private let state = Mutex<(stopped: Error?, finish: (@Sendable (Error) -> Void)?)>((nil, nil))
+
+    func attach(_ finish: @escaping @Sendable (Error) -> Void) {
+        let stopped = state.withLock { state in
+            state.finish = finish
+            return state.stopped
+        }
+        if let stopped { finish(stopped) }
+    }
+
+    func stop(_ error: Error) {
+        let finish = state.withLock { state in
+            state.stopped = error
+            return state.finish
+        }
+        finish?(error)
+    }
+}

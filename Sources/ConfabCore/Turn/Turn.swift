@@ -191,7 +191,7 @@ public struct Turn: Sendable {
     }
 
     /// Stores in a task of its own, so a cancelled request (the client left) still saves its
-    /// partial reply; retries briefly so a Redis restart does not lose a finished reply.
+    /// partial reply; retries for ~2 s (4 tries) so a Redis restart does not lose a finished reply.
     private func store(_ finish: TurnFinish) async -> Error? {
         let store = environment.store
         let logger = environment.logger
@@ -204,7 +204,7 @@ public struct Turn: Sendable {
                 } catch {
                     lastError = error
                     logger.warning("storing a reply failed", metadata: ["attempt": "\(attempt + 1)", "error": "\(error)"])
-                    try? await Task.sleep(for: .milliseconds(250 << attempt))
+                    if attempt < 3 { try? await Task.sleep(for: .milliseconds(250 << attempt)) }
                 }
             }
             return lastError
@@ -216,28 +216,3 @@ private enum Piece: Sendable {
     case delta(ModelDelta)
     case done(ModelCompletion)
 }
-
-enum TurnStop: Error { case shutdown }
-
-/// Lets a shutdown end a turn's stream from outside the turn's task.
-final class Stopper: Sendable {
-    private let state = Mutex<(stopped: Error?, finish: (@Sendable (Error) -> Void)?)>((nil, nil))
-
-    func attach(_ finish: @escaping @Sendable (Error) -> Void) {
-        let stopped = state.withLock { state in
-            state.finish = finish
-            return state.stopped
-        }
-        if let stopped { finish(stopped) }
-    }
-
-    func stop(_ error: Error) {
-        let finish = state.withLock { state in
-            state.stopped = error
-            return state.finish
-        }
-        finish?(error)
-    }
-}
-
-import Synchronization
