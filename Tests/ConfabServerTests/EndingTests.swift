@@ -132,3 +132,17 @@ import TestSupport
         }
     }
 }
+
+@Suite struct KeepAliveTests {
+    @Test func silentModelsGetKeepAliveComments() async throws {
+        try await withConfab(configure: { $0.keepAliveSeconds = 0.1 }) { h in
+            let session = try await h.startSession("kai")
+            let raw = try await h.get(h.streamPath(user: "kai", session: session, message: "[[first=450]] slow start"))
+            let head = raw.body.components(separatedBy: "data: {\"content\"").first ?? ""
+            #expect(head.components(separatedBy: ": keep-alive\n\n").count - 1 >= 2, "keep-alives before the first token: \(head)")
+            #expect(raw.body.hasSuffix("data: [DONE]\n\n"))
+            let stream = try await h.stream(h.streamPath(user: "kai", session: session, message: "[[first=300]] again"))
+            #expect(stream.text == "Echo: again", "keep-alives never reach a client as data")
+        }
+    }
+}

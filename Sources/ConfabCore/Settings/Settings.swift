@@ -30,6 +30,7 @@ public struct Settings: Sendable {
     public var debugCapture = false
     public var debugCaptureTTLSeconds = 3600
     public var shutdownGraceSeconds = 10.0
+    public var keepAliveSeconds = 15.0
 
     public init() {}
 
@@ -74,6 +75,7 @@ public struct Settings: Sendable {
         s.debugCapture = try read.bool("CONFAB_DEBUG_CAPTURE", s.debugCapture)
         s.debugCaptureTTLSeconds = try read.int("CONFAB_DEBUG_CAPTURE_TTL_SECONDS", s.debugCaptureTTLSeconds, in: 1...7 * 24 * 3600)
         s.shutdownGraceSeconds = try read.seconds("CONFAB_SHUTDOWN_GRACE", s.shutdownGraceSeconds)
+        s.keepAliveSeconds = try read.seconds("CONFAB_KEEPALIVE_SECONDS", s.keepAliveSeconds)
         return s
     }
 
@@ -83,7 +85,8 @@ public struct Settings: Sendable {
                      firstTokenTimeout: .milliseconds(Int64(firstTokenTimeout * 1000)),
                      idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                      totalTimeout: .milliseconds(Int64(turnTimeout * 1000)),
-                     debugCapture: debugCapture)
+                     debugCapture: debugCapture,
+                     keepAliveInterval: .milliseconds(Int64(keepAliveSeconds * 1000)))
     }
 }
 

@@ -15,6 +15,12 @@ final class Deadlines: Sendable {
         lastTick.store(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000, ordering: .relaxed)
     }
 
+    /// How long since the last piece (or the start, before the first one).
+    var silence: Duration {
+        let last = lastTick.load(ordering: .relaxed)
+        return ContinuousClock.now - (last < 0 ? start : start + .nanoseconds(last))
+    }
+
     /// Returns the name of the deadline that passed; throws CancellationError when cancelled first.
     func watch() async throws -> String {
         let total = start + settings.totalTimeout

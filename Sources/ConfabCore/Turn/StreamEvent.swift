@@ -4,6 +4,8 @@ public enum StreamEvent: Sendable, Equatable {
     /// The session, the id the reply will be stored under, and the stored user message's id.
     case start(sessionID: String, messageID: String, userMessageID: String)
     case text(String)
+    /// Nothing to say yet; sent while the model is silent so proxies keep the stream open.
+    case keepAlive
     /// The reply ended normally; carries the finish reason and usage.
     case finish(TurnEnding)
     /// The reply ended early: the model failed or the service is shutting down.

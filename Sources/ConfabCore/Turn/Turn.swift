@@ -90,9 +90,9 @@ public struct Turn: Sendable {
         let outcome: Outcome
         do {
             try await emit(.start(sessionID: session, messageID: replyID, userMessageID: userMessage.id))
-            let completion = try await streamModel(stopper: stopper) { piece in
-                text += piece
-                try await emit(.text(piece))
+            let completion = try await streamModel(stopper: stopper) { event in
+                if case .text(let piece) = event { text += piece }
+                try await emit(event)
             }
             outcome = .complete(completion)
         } catch let error as ModelError {
@@ -121,8 +121,9 @@ public struct Turn: Sendable {
     }
 
     /// Runs the model in a child task so deadlines and a shutdown can stop it; pieces come back
-    /// through a stream and are handed to `onText` in this task, which owns the client.
-    private func streamModel(stopper: Stopper, onText: (String) async throws -> Void) async throws -> ModelCompletion {
+    /// through a stream and are handed to `forward` in this task, which owns the client. While
+    /// the model is silent, a keep-alive goes out now and then so proxies keep the stream open.
+    private func streamModel(stopper: Stopper, forward: (StreamEvent) async throws -> Void) async throws -> ModelCompletion {
         let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
         stopper.attach { sink.finish(throwing: $0) }
         let deadlines = Deadlines(environment.settings)
@@ -146,9 +147,17 @@ public struct Turn: Sendable {
                 let expired = try await deadlines.watch()
                 sink.finish(throwing: ModelError.timeout(expired))
             }
+            let keepAlive = environment.settings.keepAliveInterval
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: keepAlive)
+                    if deadlines.silence >= keepAlive { sink.yield(.keepAlive) }
+                }
+            }
             for try await piece in pieces {
                 switch piece {
-                case .delta(.text(let text)): try await onText(text)
+                case .delta(.text(let text)): try await forward(.text(text))
+                case .keepAlive: try await forward(.keepAlive)
                 case .done(let completion): return completion
                 }
             }
@@ -214,5 +223,6 @@ public struct Turn: Sendable {
 
 private enum Piece: Sendable {
     case delta(ModelDelta)
+    case keepAlive
     case done(ModelCompletion)
 }

@@ -8,14 +8,17 @@ public struct TurnSettings: Sendable {
     /// A whole reply may take no longer than this.
     public var totalTimeout: Duration
     public var debugCapture: Bool
+    /// How often a keep-alive goes to the client while the model says nothing.
+    public var keepAliveInterval: Duration
 
     public init(prompt: PromptBuilder, firstTokenTimeout: Duration, idleTimeout: Duration, totalTimeout: Duration,
-                debugCapture: Bool) {
+                debugCapture: Bool, keepAliveInterval: Duration = .seconds(15)) {
         self.prompt = prompt
         self.firstTokenTimeout = firstTokenTimeout
         self.idleTimeout = idleTimeout
         self.totalTimeout = totalTimeout
         self.debugCapture = debugCapture
+        self.keepAliveInterval = keepAliveInterval
     }
 
     /// The session lock outlives the longest possible reply, so a crashed instance frees it.

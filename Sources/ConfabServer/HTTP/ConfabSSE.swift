@@ -5,7 +5,8 @@ import Hummingbird
 
 /// Confab's SSE format for the browser's EventSource, one JSON object per `data:` line:
 /// `{"session_id","message_id","user_message_id"}` first, then `{"content"}` per piece of text,
-/// then `{"finish_reason","usage",...}` or `{"error":{...},...}`, then `[DONE]`.
+/// then `{"finish_reason","usage",...}` or `{"error":{...},...}`, then `[DONE]`; keep-alives are
+/// `:` comment lines.
 enum ConfabSSE {
     static let headers: HTTPFields = [
         .contentType: "text/event-stream",
@@ -23,6 +24,8 @@ enum ConfabSSE {
             appendJSONString(text, to: &buffer)
             buffer.writeString("}\n\n")
             return buffer
+        case .keepAlive:
+            return ByteBuffer(string: ": keep-alive\n\n")  // a comment: clients that parse every data line never see it
         case .start(let session, let message, let userMessage):
             return data(["session_id": session, "message_id": message, "user_message_id": userMessage])
         case .finish(let ending):
