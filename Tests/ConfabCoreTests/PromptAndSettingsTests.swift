@@ -48,7 +48,7 @@ import Testing
         ("CONFAB_HISTORY_CAP", "0"), ("CONFAB_HISTORY_WINDOW", "0"), ("CONFAB_HISTORY_WINDOW", "-3"),
         ("CONFAB_PORT", "http"), ("CONFAB_HISTORY_TTL_SECONDS", "1"), ("REDIS_URL", "localhost:6379"),
         ("OPENAI_BASE_URL", "ftp://x"), ("CONFAB_LOG_LEVEL", "loud"), ("CONFAB_DEBUG_CAPTURE", "maybe"),
-        ("CONFAB_IDLE_TIMEOUT", "0"),
+        ("CONFAB_IDLE_TIMEOUT", "0"), ("CONFAB_USER_ID_PATTERN", "[unclosed"),
     ])
     func refusesBadValuesNamingTheSetting(name: String, value: String) {
         #expect {

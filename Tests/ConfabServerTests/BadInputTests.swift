@@ -81,4 +81,13 @@ import TestSupport
             #expect(h.upstream.stats.total == 0, "the model was never called")
         }
     }
+
+    @Test func userIDsCanBeNarrowedByAPattern() async throws {
+        try await withConfab(configure: { $0.userIDPattern = "^emp-[0-9]+$" }) { h in
+            #expect(try await h.post("/chat/start?user_id=emp-42").status == 200)
+            let refused = try await h.post("/chat/start?user_id=guest")
+            #expect(refused.status == 400 && refused.errorCode == "invalid_user_id")
+            #expect(try await h.keys("*guest*").isEmpty)
+        }
+    }
 }

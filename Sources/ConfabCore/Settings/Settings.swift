@@ -19,6 +19,8 @@ public struct Settings: Sendable {
     public var maxMessageChars = 8_000
     public var maxBodyBytes = 64 * 1024
     public var maxUserIDLength = 64
+    /// A regular expression user ids must also match (on top of the safe character set); empty for none.
+    public var userIDPattern = ""
     public var sessionListLimit = 100
     public var corsOrigins: [String] = []
     public var logLevel = Logger.Level.info
@@ -59,6 +61,10 @@ public struct Settings: Sendable {
         s.maxMessageChars = try read.int("CONFAB_MAX_MESSAGE_CHARS", s.maxMessageChars, in: 1...1_000_000)
         s.maxBodyBytes = try read.int("CONFAB_MAX_BODY_BYTES", s.maxBodyBytes, in: 1024...16 * 1024 * 1024)
         s.maxUserIDLength = try read.int("CONFAB_MAX_USER_ID_LENGTH", s.maxUserIDLength, in: 1...256)
+        s.userIDPattern = read.string("CONFAB_USER_ID_PATTERN", "")
+        if !s.userIDPattern.isEmpty, (try? NSRegularExpression(pattern: s.userIDPattern)) == nil {
+            throw SettingsError(name: "CONFAB_USER_ID_PATTERN", value: s.userIDPattern, expected: "a valid regular expression")
+        }
         s.sessionListLimit = try read.int("CONFAB_SESSION_LIST_LIMIT", s.sessionListLimit, in: 1...100_000)
         s.corsOrigins = read.string("CONFAB_CORS_ORIGINS", "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

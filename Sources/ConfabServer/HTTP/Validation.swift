@@ -7,6 +7,13 @@ import Hummingbird
 struct Validation: Sendable {
     let settings: Settings
     let personas: PersonaCatalog
+    private let userIDPattern: NSRegularExpression?
+
+    init(settings: Settings, personas: PersonaCatalog) {
+        self.settings = settings
+        self.personas = personas
+        userIDPattern = settings.userIDPattern.isEmpty ? nil : try? NSRegularExpression(pattern: settings.userIDPattern)
+    }
 
     static let userIDCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.@")
 
@@ -18,6 +25,9 @@ struct Validation: Sendable {
         }
         guard raw.allSatisfy(Self.userIDCharacters.contains) else {
             throw APIError(.badRequest, code: "invalid_user_id", "user_id may contain only letters, digits and _ - . @")
+        }
+        if let pattern = userIDPattern, pattern.firstMatch(in: raw, range: NSRange(raw.startIndex..., in: raw)) == nil {
+            throw APIError(.badRequest, code: "invalid_user_id", "user_id must match \(settings.userIDPattern)")
         }
         return raw
     }
