@@ -72,11 +72,9 @@ struct ChatController<Context: RequestContext>: Sendable {
 
     /// `DELETE /chat/history/{session_id}?user_id=` — empties the history, keeps the session.
     @Sendable func clearHistory(_ request: Request, context: Context) async throws -> Response {
-        let user = try validate.userID(request.query("user_id"))
-        let session = try validate.sessionID(context.parameters.get("session_id"))
-        let cleared = try await storage { try await store.clearHistory(user: user, session: session) }
-        guard cleared else { throw APIError.sessionNotFound }
-        return try JSONBody.response(["session_id": session, "message": "history cleared"])
+        try await validate.onPathSession(request, context, done: "history cleared") { user, session in
+            try await store.clearHistory(user: user, session: session)
+        }
     }
 
     /// `GET /chat/debug/{message_id}?user_id=` — the raw upstream exchange, when capture is on.

@@ -29,11 +29,9 @@ struct SessionsController<Context: RequestContext>: Sendable {
 
     /// `DELETE /chat/sessions/{session_id}?user_id=` — the session and its history.
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let user = try validate.userID(request.query("user_id"))
-        let session = try validate.sessionID(context.parameters.get("session_id"))
-        let deleted = try await storage { try await store.deleteSession(user: user, session: session) }
-        guard deleted else { throw APIError.sessionNotFound }
-        return try JSONBody.response(["session_id": session, "message": "session deleted"])
+        try await validate.onPathSession(request, context, done: "session deleted") { user, session in
+            try await store.deleteSession(user: user, session: session)
+        }
     }
 
     /// `DELETE /chat/sessions?user_id=` — every session of the user; says how many.

@@ -59,6 +59,16 @@ struct Validation: Sendable {
         return persona
     }
 
+    /// Runs a store call on the session named in the path (`{session_id}`) for the user in the
+    /// query; the call returns false for a session the user does not have, which answers 404.
+    func onPathSession(_ request: Request, _ context: some RequestContext, done message: String,
+                       _ call: (_ user: String, _ session: String) async throws -> Bool) async throws -> Response {
+        let user = try userID(request.query("user_id"))
+        let session = try sessionID(context.parameters.get("session_id"))
+        guard try await storage({ try await call(user, session) }) else { throw APIError.sessionNotFound }
+        return try JSONBody.response(["session_id": session, "message": message])
+    }
+
     /// A JSON object body with string fields; anything else is a 400.
     func jsonFields(_ request: inout Request) async throws -> [String: String] {
         let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
