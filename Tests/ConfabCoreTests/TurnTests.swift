@@ -151,4 +151,18 @@ import TestUpstream
             _ = try await f.begin("three")
         }
     }
+
+    @Test func aTurnThatNeverRunsFreesItsSession() async throws {
+        try await withFixture { f in
+            do { _ = try await f.begin("the client left before the head went out") }
+            var history: [ChatMessage] = []
+            for _ in 0..<100 where history.count < 2 {
+                try await Task.sleep(for: .milliseconds(10))
+                history = await f.store.history(user: "u1", session: f.session) ?? []
+            }
+            #expect(history.last?.role == .assistant)
+            #expect(history.last?.status == .partial && history.last?.reason == "client_disconnected")
+            _ = try await f.begin("the session is free again")
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// What a turn depends on: where conversations are kept, the model, the personas, the settings.
 public struct TurnEnvironment: Sendable {
@@ -40,11 +41,12 @@ public struct Turn: Sendable {
     public let session: String
     public let persona: Persona
     public let userMessage: ChatMessage
-    public let replyID = UUID().uuidString.lowercased()
+    public let replyID: String
     let prompt: [PromptMessage]
     let lockToken: String
     let capture: DebugCapture?
     let environment: TurnEnvironment
+    let lease: TurnLease
 
     /// Round trip 1: checks the session, takes its lock, reads the history window and stores the
     /// user message, atomically.
@@ -68,9 +70,18 @@ public struct Turn: Sendable {
         case .busy: throw .busy
         case .started(let window):
             let prompt = environment.settings.prompt.prompt(persona: persona, history: window, message: message)
-            return Turn(user: user, session: session, persona: persona, userMessage: userMessage, prompt: prompt,
-                        lockToken: lockToken, capture: environment.settings.debugCapture ? DebugCapture() : nil,
-                        environment: environment)
+            let replyID = UUID().uuidString.lowercased()
+            // If `run` never happens (the client left before the response head went out), the
+            // lease stores an empty partial reply and frees the session's lock.
+            var abandoned = reply(id: replyID, text: "", persona: persona, in: environment)
+            abandoned.status = .partial
+            abandoned.reason = "client_disconnected"
+            let finish = TurnFinish(user: user, session: session, reply: abandoned, lockToken: lockToken, debugCapture: nil)
+            let store = environment.store
+            return Turn(user: user, session: session, persona: persona, userMessage: userMessage, replyID: replyID,
+                        prompt: prompt, lockToken: lockToken,
+                        capture: environment.settings.debugCapture ? DebugCapture() : nil, environment: environment,
+                        lease: TurnLease { Task { try? await store.finishTurn(finish) } })
         }
     }
 
@@ -79,6 +90,7 @@ public struct Turn: Sendable {
     /// `client_disconnected` (emit threw or the task was cancelled); partial with reason `shutdown`.
     @discardableResult
     public func run(emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
+        lease.taken()
         let started = ContinuousClock.now
         let stopper = Stopper()
         guard let registration = environment.activeTurns.register(stop: { stopper.stop(TurnStop.shutdown) }) else {
@@ -167,8 +179,7 @@ public struct Turn: Sendable {
 
     /// Round trip 2: stores the reply exactly once, then tells the client how it ended.
     private func end(text: String, outcome: Outcome, emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
-        var reply = ChatMessage(id: replyID, role: .assistant, content: text, timestamp: Date().timeIntervalSince1970,
-                                persona: persona.id, model: environment.model.name)
+        var reply = Self.reply(id: replyID, text: text, persona: persona, in: environment)
         var failure: ErrorInfo?
         switch outcome {
         case .complete(let completion):
@@ -199,6 +210,11 @@ public struct Turn: Sendable {
         return reply
     }
 
+    private static func reply(id: String, text: String, persona: Persona, in environment: TurnEnvironment) -> ChatMessage {
+        ChatMessage(id: id, role: .assistant, content: text, timestamp: Date().timeIntervalSince1970,
+                    persona: persona.id, model: environment.model.name)
+    }
+
     /// Stores in a task of its own, so a cancelled request (the client left) still saves its
     /// partial reply; retries for ~2 s (4 tries) so a Redis restart does not lose a finished reply.
     private func store(_ finish: TurnFinish) async -> Error? {
@@ -225,4 +241,19 @@ private enum Piece: Sendable {
     case delta(ModelDelta)
     case keepAlive
     case done(ModelCompletion)
+}
+
+/// Ends a begun turn that is never run: `abandon` is called when the last copy of the turn goes
+/// away without `taken()`.
+final class TurnLease: Sendable {
+    private let ran = Atomic<Bool>(false)
+    private let abandon: @Sendable () -> Void
+
+    init(abandon: @escaping @Sendable () -> Void) { self.abandon = abandon }
+
+    func taken() { ran.store(true, ordering: .relaxed) }
+
+    deinit {
+        if !ran.load(ordering: .relaxed) { abandon() }
+    }
 }
