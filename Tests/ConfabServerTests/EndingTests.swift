@@ -107,6 +107,18 @@ import TestSupport
         }
     }
 
+    @Test func aSessionDeletedMidReplyStaysDeleted() async throws {
+        try await withConfab { h in
+            let session = try await h.startSession("del")
+            async let turn = h.stream(h.streamPath(user: "del", session: session, message: "[[tokens=40]] [[delay=10]] go"))
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(try await h.delete("/chat/sessions/\(session)?user_id=del").status == 200)
+            #expect(try await turn.data.last == "[DONE]")
+            #expect(try await h.get("/chat/history?user_id=del&session_id=\(session)").status == 404)
+            #expect(try await h.keys().isEmpty, "no half-written session and no lock is left behind")
+        }
+    }
+
     @Test func debugCaptureKeepsTheRawExchange() async throws {
         try await withConfab(configure: { $0.debugCapture = true }) { h in
             let session = try await h.startSession("dev")
