@@ -172,17 +172,24 @@
     return false;
   }
 
-  async function finishTurn() {
-    stream = null;
-    setStreaming(false);
-    // Reload so every message shows as stored, with its real id and status.
+  // Reloads so every message shows as stored, with its real id and status; then marks the page
+  // idle (body[data-turn=done]), which is what tests and scripts wait for.
+  async function reloadAfterTurn() {
     await loadHistory();
     await loadSessions();
+    document.body.dataset.turn = "done";
+  }
+
+  function finishTurn() {
+    stream = null;
+    setStreaming(false);
+    return reloadAfterTurn();
   }
 
   function send(text) {
     const reply = addMessage({ role: "assistant", content: "" });
     const fields = { session_id: sessionId, message: text, role: roleSelect.value };
+    document.body.dataset.turn = "streaming";
     setStreaming(true);
     if (text.length <= LONG_MESSAGE) {
       const source = new EventSource("/chat/stream?" + query(Object.assign({ user_id: userId }, fields)));
@@ -236,7 +243,7 @@
     current.close();
     setStreaming(false);
     // Give the server a moment to store the partial reply, then show it as stored.
-    setTimeout(() => { loadHistory(); loadSessions(); }, 400);
+    setTimeout(reloadAfterTurn, 400);
   }
 
   $("composer").addEventListener("submit", async (event) => {

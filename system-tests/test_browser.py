@@ -5,7 +5,7 @@ import time
 import pytest
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -29,7 +29,7 @@ def browser():
 def page(browser, redis_url, test_upstream, start_confab):
     base = start_confab(redis_url, test_upstream + "/v1")
     browser.get(base + "/")
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException])
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".session-item")) == 1)
     return browser, base, wait
 
@@ -39,14 +39,16 @@ def replies(driver):
 
 
 def send(driver, text):
+    driver.execute_script("delete document.body.dataset.turn")  # so turn_done waits for this turn
     box = driver.find_element(By.ID, "message-input")
     box.clear()
     box.send_keys(text)
     driver.find_element(By.ID, "send-btn").click()
 
 
-def idle(driver):
-    return not driver.find_element(By.ID, "send-btn").get_attribute("hidden")
+def turn_done(driver):
+    """The reply ended and the page reloaded the stored history."""
+    return driver.execute_script("return document.body.dataset.turn") == "done"
 
 
 def user_and_session(driver):
@@ -61,18 +63,22 @@ def test_reply_streams_token_by_token_then_survives_a_reload(page):
     send(driver, "hello streaming world [[tokens=40]]")
     lengths, typing_seen = [], False
     deadline = time.time() + 20
+    # Read in one script call: the page replaces its messages when the reply ends.
+    probe = """const r = document.querySelectorAll('.message.assistant:not(.welcome) .content');
+        return [r.length ? r[r.length - 1].textContent.length : 0,
+                !document.getElementById('typing-indicator').hidden,
+                !document.getElementById('send-btn').hidden];"""
     while time.time() < deadline:
-        current = replies(driver)
-        if current:
-            lengths.append(len(current[-1].find_element(By.CSS_SELECTOR, ".content").text))
-        typing_seen |= driver.find_element(By.ID, "typing-indicator").is_displayed()
-        if idle(driver) and lengths and lengths[-1] > 0:
+        length, typing, done = driver.execute_script(probe)
+        lengths.append(length)
+        typing_seen |= typing
+        if done and length > 0:
             break
         time.sleep(0.03)
     growth = sorted(set(l for l in lengths if l > 0))
     assert len(growth) >= 5, f"the reply should appear piece by piece, saw lengths {growth}"
     assert typing_seen, "a typing indicator shows while the reply streams"
-    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-id"))
+    wait.until(turn_done)
     final = replies(driver)[-1].text
     assert final.startswith("Echo: hello streaming world") and "word34" in final
     messages = driver.find_element(By.ID, "messages")
@@ -90,8 +96,9 @@ def test_stop_keeps_the_partial_reply(page):
     send(driver, "[[tokens=400]] stop me")
     wait.until(lambda d: replies(d) and len(replies(d)[-1].text) > 20)
     driver.find_element(By.ID, "stop-btn").click()
-    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-status") == "partial")
+    wait.until(turn_done)
     shown = replies(driver)[-1]
+    assert shown.get_attribute("data-status") == "partial"
     assert "partial" in shown.find_element(By.CSS_SELECTOR, ".badge").text
     user, session = user_and_session(driver)
     stored = requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": session}).json()["messages"][-1]
@@ -104,8 +111,8 @@ def test_stop_keeps_the_partial_reply(page):
 def test_model_errors_show_as_errors(page):
     driver, base, wait = page
     send(driver, "[[fault=error-event]] one two three four")
-    wait.until(lambda d: replies(d) and replies(d)[-1].get_attribute("data-status") == "error")
-    wait.until(idle)
+    wait.until(turn_done)
+    assert replies(driver)[-1].get_attribute("data-status") == "error"
     assert "error" in replies(driver)[-1].find_element(By.CSS_SELECTOR, ".badge").text
 
 
@@ -113,7 +120,7 @@ def test_html_in_messages_stays_text(page):
     driver, base, wait = page
     attack = "<img src=x onerror=alert(1)> **bold** <script>window.pwned=1</script>"
     send(driver, attack)
-    wait.until(lambda d: idle(d) and replies(d) and replies(d)[-1].get_attribute("data-id"))
+    wait.until(turn_done)
     messages = driver.find_element(By.ID, "messages")
     assert messages.find_elements(By.TAG_NAME, "img") == []
     assert messages.find_elements(By.TAG_NAME, "script") == []
@@ -128,12 +135,12 @@ def test_html_in_messages_stays_text(page):
 def test_sessions_switch_and_delete(page):
     driver, base, wait = page
     send(driver, "first chat")
-    wait.until(lambda d: idle(d) and replies(d) and replies(d)[-1].get_attribute("data-id"))
+    wait.until(turn_done)
     user, first = user_and_session(driver)
     driver.find_element(By.ID, "new-chat-btn").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".session-item")) == 2)
     send(driver, "second chat")
-    wait.until(lambda d: idle(d) and replies(d) and replies(d)[-1].get_attribute("data-id"))
+    wait.until(turn_done)
     _, second = user_and_session(driver)
     assert second != first
 

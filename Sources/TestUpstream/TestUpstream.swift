@@ -86,7 +86,10 @@ public struct TestUpstream: Sendable {
         stats.opened(body)
         let stats = self.stats
         let collected = request
-        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: .init { writer in
+        // Hummingbird closes the connection after an inbound-close-aware response: say so, or a
+        // client would reuse it.
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"]
+        return Response(status: .ok, headers: headers, body: .init { writer in
             defer { stats.closed() }
             _ = try? await collected.body.consumeWithCancellationOnInboundClose { _ in
                 try await plan.stream { try await writer.write(ByteBuffer(string: $0)) }

@@ -53,7 +53,13 @@ public struct OpenAIChatModel: ChatModel {
         request.body = .bytes(ByteBuffer(bytes: body))
 
         let response = try await mapErrors {
-            try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
+            do {
+                return try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
+            } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+                // A pooled keep-alive connection the server had already closed: nothing was
+                // generated yet, so ask once more on a fresh connection.
+                return try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
+            }
         }
         capture?.status(Int(response.status.code))
         guard response.status == .ok else { throw await Self.httpError(response, capture: capture) }
