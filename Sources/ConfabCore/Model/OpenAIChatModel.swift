@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOHTTP1
 
 /// A model behind any OpenAI-compatible `POST {base}/chat/completions` that streams SSE.
 public struct OpenAIChatModel: ChatModel {
