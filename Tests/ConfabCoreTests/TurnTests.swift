@@ -133,7 +133,9 @@ import TestUpstream
             let events = Events()
             let turn = try await f.begin("[[tokens=200]] [[delay=10]] long")
             async let reply = turn.run { events.append($0) }
-            try await Task.sleep(for: .milliseconds(200))
+            for _ in 0..<500 where !events.list.contains(where: { if case .text = $0 { true } else { false } }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
             await f.environment.activeTurns.shutdown()
             let stored = await reply
             #expect(stored.status == .partial && stored.reason == "shutdown")

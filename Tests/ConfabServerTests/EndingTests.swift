@@ -61,8 +61,8 @@ import TestSupport
     @Test func oneReplyAtATimePerSessionAcrossInstances() async throws {
         try await withConfab { h in
             let session = try await h.startSession("sam")
-            async let first = h.stream(h.streamPath(user: "sam", session: session, message: "[[tokens=60]] [[delay=10]] one"))
-            try await Task.sleep(for: .milliseconds(150))
+            async let first = h.stream(h.streamPath(user: "sam", session: session, message: "[[tokens=200]] [[delay=10]] one"))
+            try await h.waitUntilStreaming("sam", session)
             let second = try await h.request(.GET, h.streamPath(user: "sam", session: session, message: "two"))
             #expect(second.status == 409)
             #expect(second.errorCode == "session_busy")
@@ -92,7 +92,7 @@ import TestSupport
         try await withConfab { h in
             let session = try await h.startSession("sue")
             async let turn = h.stream(h.streamPath(user: "sue", session: session, message: "[[tokens=400]] [[delay=10]] go"))
-            try await Task.sleep(for: .milliseconds(200))
+            try await h.waitUntilStreaming("sue", session)
             await h.dependencies.turns.activeTurns.shutdown()
             let seen = try await turn
             #expect((seen.last["error"] as? [String: Any])?["code"] as? String == "shutdown")
@@ -110,8 +110,8 @@ import TestSupport
     @Test func aSessionDeletedMidReplyStaysDeleted() async throws {
         try await withConfab { h in
             let session = try await h.startSession("del")
-            async let turn = h.stream(h.streamPath(user: "del", session: session, message: "[[tokens=40]] [[delay=10]] go"))
-            try await Task.sleep(for: .milliseconds(150))
+            async let turn = h.stream(h.streamPath(user: "del", session: session, message: "[[tokens=100]] [[delay=10]] go"))
+            try await h.waitUntilStreaming("del", session)
             #expect(try await h.delete("/chat/sessions/\(session)?user_id=del").status == 200)
             #expect(try await turn.data.last == "[DONE]")
             #expect(try await h.get("/chat/history?user_id=del&session_id=\(session)").status == 404)

@@ -111,6 +111,15 @@ struct Harness: Sendable {
         }
     }
 
+    /// Waits until a reply streams for the session (its lock is taken), up to 10 s.
+    func waitUntilStreaming(_ user: String, _ session: String) async throws {
+        for _ in 0..<1000 {
+            if try await redis.send(RedisCommand("EXISTS", "confab:{u:\(user)}:session:\(session):lock")).int == 1 { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no reply started streaming for \(session)")
+    }
+
     func keys(_ pattern: String = "*") async throws -> [String] {
         try await redis.send(RedisCommand("KEYS", pattern)).check().array?.compactMap(\.string).sorted() ?? []
     }

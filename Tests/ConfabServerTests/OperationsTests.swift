@@ -79,7 +79,7 @@ import TestSupport
             for _ in 0..<100 where (try? await other.get("/health"))?.status != 200 { try await Task.sleep(for: .milliseconds(50)) }
             let session = try await other.startSession("term")
             async let turn = other.stream(other.streamPath(user: "term", session: session, message: "[[tokens=1000]] [[delay=10]] go"))
-            try await Task.sleep(for: .milliseconds(300))
+            try await h.waitUntilStreaming("term", session)
             let signalled = ContinuousClock.now
             confab.signal(SIGTERM)
             let seen = try await turn

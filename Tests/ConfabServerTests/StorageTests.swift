@@ -51,12 +51,15 @@ import TestSupport
             let session = try await h.startSession("rt")
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(UUID().uuidString).log").path
             let monitor = try ChildProcess(redisCLI, ["-p", "\(h.redisServer.port)", "monitor"], logPath: log)
-            try await Task.sleep(for: .milliseconds(300))
+            func logged() -> [Substring] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") }
+            // MONITOR answers OK once it listens; the reply's script is the last thing logged.
+            for _ in 0..<500 where !logged().contains("OK") { try await Task.sleep(for: .milliseconds(10)) }
             let turn = try await h.stream(h.streamPath(user: "rt", session: session, message: "count me"))
             #expect(turn.last["status"] as? String == "complete")
-            try await Task.sleep(for: .milliseconds(300))
+            for _ in 0..<500 where logged().filter({ $0.contains("\"EVAL\"") }).count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(100))  // anything after the reply would show up here
             await monitor.stop()
-            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            let lines = logged()
             // Commands a script runs show as "[0 lua]"; the client's own commands are its round trips.
             let fromClients = lines.filter { $0.contains("\"") && !$0.contains("lua]") }
             #expect(fromClients.count == 2, "client commands: \(fromClients)")
