@@ -7,18 +7,19 @@ enum HiredisCodec {
     /// Appends one command, binary safe, to `buffer` in RESP form.
     static func encode(_ arguments: [[UInt8]], into buffer: inout ByteBuffer) throws {
         // One contiguous copy of the arguments, so every argv pointer stays valid for the call.
-        var flat: [CChar] = []
+        var flat: [UInt8] = []
         flat.reserveCapacity(arguments.reduce(1) { $0 + $1.count })
         var offsets: [Int] = []
         for argument in arguments {
             offsets.append(flat.count)
-            flat.append(contentsOf: argument.map { CChar(bitPattern: $0) })
+            flat.append(contentsOf: argument)
         }
         flat.append(0)
         var lengths = arguments.map(\.count)
         var target: UnsafeMutablePointer<CChar>?
-        let length = flat.withUnsafeBufferPointer { chars -> Int32 in
-            var argv: [UnsafePointer<CChar>?] = offsets.map { chars.baseAddress! + $0 }
+        let length = flat.withUnsafeBytes { raw -> Int32 in
+            let base = raw.baseAddress!.assumingMemoryBound(to: CChar.self)
+            var argv: [UnsafePointer<CChar>?] = offsets.map { UnsafePointer(base + $0) }
             return redisFormatCommandArgv(&target, Int32(arguments.count), &argv, &lengths)
         }
         guard length >= 0, let target else { throw RedisError.protocolError("could not encode command") }
