@@ -14,7 +14,7 @@ public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicReque
     let routes = RouteTable(router: router)
     let validation = Validation(settings: settings, personas: dependencies.turns.personas)
     ServiceController(store: dependencies.turns.store, personas: dependencies.turns.personas,
-                      activeTurns: dependencies.turns.activeTurns).addRoutes(to: routes)
+                      activeTurns: dependencies.turns.activeTurns, metrics: dependencies.metrics).addRoutes(to: routes)
     ChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
     SessionsController(store: dependencies.turns.store, validate: validation).addRoutes(to: routes)
     routes.refuseOtherMethods()

@@ -1,19 +1,24 @@
 import AsyncHTTPClient
 import ConfabCore
 import Logging
+import Prometheus
 import RedisClient
 
 /// The parts a running Confab is made of, built from its settings.
 public struct ConfabDependencies: Sendable {
     public var settings: Settings
     public var turns: TurnEnvironment
+    /// What `GET /metrics` shows.
+    public var metrics: PrometheusCollectorRegistry
     /// Closed when the application stops.
     var redis: RedisClient?
     var httpClient: HTTPClient?
 
     /// The real thing: Redis at `REDIS_URL`, the model at `OPENAI_BASE_URL`.
     public static func live(settings: Settings, logger: Logger) throws -> ConfabDependencies {
-        let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL, poolSize: settings.redisPoolSize))
+        let (metrics, factory) = makeMetrics()
+        let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL, poolSize: settings.redisPoolSize),
+                                metrics: RedisClientMetrics(factory: factory))
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .milliseconds(Int64(settings.upstreamConnectTimeout * 1000))
         // Idle reads are the turn's own deadline; this only backs it up.
@@ -26,8 +31,8 @@ public struct ConfabDependencies: Sendable {
         let store = RedisConversationStore(redis: redis, cap: settings.historyCap, ttlSeconds: settings.historyTTLSeconds,
                                            debugTTLSeconds: settings.debugCaptureTTLSeconds)
         let turns = TurnEnvironment(store: store, model: model, personas: PersonaCatalog(), settings: settings.turn,
-                                    activeTurns: ActiveTurns(), logger: logger)
-        return ConfabDependencies(settings: settings, turns: turns, redis: redis, httpClient: httpClient)
+                                    activeTurns: ActiveTurns(), metrics: TurnMetrics(factory: factory), logger: logger)
+        return ConfabDependencies(settings: settings, turns: turns, metrics: metrics, redis: redis, httpClient: httpClient)
     }
 
     /// Closes the connections to Redis and the model server.
@@ -35,4 +40,16 @@ public struct ConfabDependencies: Sendable {
         try? await httpClient?.shutdown()
         await redis?.shutdown()
     }
+}
+
+/// A registry of this instance's own (so tests can run several apps in one process), with
+/// histogram buckets that resolve a token relay measured in milliseconds.
+func makeMetrics() -> (PrometheusCollectorRegistry, PrometheusMetricsFactory) {
+    let registry = PrometheusCollectorRegistry()
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.durationHistogramBuckets["confab_first_token_seconds"] =
+        [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000].map { .milliseconds($0) }
+    factory.durationHistogramBuckets["confab_turn_duration_seconds"] =
+        [10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000].map { .milliseconds($0) }
+    return (registry, factory)
 }

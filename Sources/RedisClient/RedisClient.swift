@@ -13,10 +13,14 @@ public final class RedisClient: Sendable {
     private let next = Atomic<Int>(0)
     /// How many times a batch was written to Redis; each is one round trip.
     private let writes = Atomic<Int>(0)
+    private let metrics: RedisClientMetrics
 
-    public init(configuration: RedisConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    public init(configuration: RedisConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                metrics: RedisClientMetrics = RedisClientMetrics()) {
+        self.metrics = metrics
         slots = (0..<max(1, configuration.poolSize)).map { _ in
-            RedisConnectionSlot(configuration: configuration, eventLoop: eventLoopGroup.next())
+            RedisConnectionSlot(configuration: configuration, eventLoop: eventLoopGroup.next(),
+                                onReconnect: { metrics.reconnects.increment() })
         }
     }
 
@@ -32,13 +36,19 @@ public final class RedisClient: Sendable {
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
         precondition(!commands.isEmpty, "a pipeline needs at least one command")
         let slot = slots[next.add(1, ordering: .relaxed).oldValue % slots.count]
-        let channel = try await slot.channel().get()
-        let reply = channel.eventLoop.makePromise(of: [RedisValue].self)
-        writes.add(1, ordering: .relaxed)
-        channel.writeAndFlush(RedisRequest(commands: commands, reply: reply)).whenFailure { error in
-            reply.fail(RedisError.connectionFailed("\(error)"))
+        do {
+            let channel = try await slot.channel().get()
+            let reply = channel.eventLoop.makePromise(of: [RedisValue].self)
+            writes.add(1, ordering: .relaxed)
+            metrics.roundTrips.increment()
+            channel.writeAndFlush(RedisRequest(commands: commands, reply: reply)).whenFailure { error in
+                reply.fail(RedisError.connectionFailed("\(error)"))
+            }
+            return try await reply.futureResult.get()
+        } catch {
+            metrics.errors.increment()
+            throw error
         }
-        return try await reply.futureResult.get()
     }
 
     /// Runs the commands atomically with MULTI/EXEC, in one write; returns EXEC's replies.

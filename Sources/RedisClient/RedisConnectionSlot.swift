@@ -14,10 +14,13 @@ final class RedisConnectionSlot: Sendable {
     private let configuration: RedisConfiguration
     private let eventLoop: EventLoop
     private let state = NIOLockedValueBox(State.idle)
+    private let everConnected = NIOLockedValueBox(false)
+    private let onReconnect: @Sendable () -> Void
 
-    init(configuration: RedisConfiguration, eventLoop: EventLoop) {
+    init(configuration: RedisConfiguration, eventLoop: EventLoop, onReconnect: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.eventLoop = eventLoop
+        self.onReconnect = onReconnect
     }
 
     /// A live channel, connecting first if needed.
@@ -41,6 +44,12 @@ final class RedisConnectionSlot: Sendable {
                     guard case .connecting(let pending) = state, pending === future else { return }
                     state = (try? result.get()).map(State.connected) ?? .idle
                 }
+                guard (try? result.get()) != nil else { return }
+                let again = everConnected.withLockedValue { connected in
+                    defer { connected = true }
+                    return connected
+                }
+                if again { onReconnect() }
             }
         }
         return future

@@ -9,15 +9,17 @@ public struct TurnEnvironment: Sendable {
     public var personas: PersonaCatalog
     public var settings: TurnSettings
     public var activeTurns: ActiveTurns
+    public var metrics: TurnMetrics
     public var logger: Logger
 
     public init(store: any ConversationStore, model: any ChatModel, personas: PersonaCatalog, settings: TurnSettings,
-                activeTurns: ActiveTurns, logger: Logger) {
+                activeTurns: ActiveTurns, metrics: TurnMetrics = TurnMetrics(), logger: Logger) {
         self.store = store
         self.model = model
         self.personas = personas
         self.settings = settings
         self.activeTurns = activeTurns
+        self.metrics = metrics
         self.logger = logger
     }
 }
@@ -77,11 +79,14 @@ public struct Turn: Sendable {
             abandoned.status = .partial
             abandoned.reason = "client_disconnected"
             let finish = TurnFinish(user: user, session: session, reply: abandoned, lockToken: lockToken, debugCapture: nil)
-            let store = environment.store
+            let (store, metrics) = (environment.store, environment.metrics)
             return Turn(user: user, session: session, persona: persona, userMessage: userMessage, replyID: replyID,
                         prompt: prompt, lockToken: lockToken,
                         capture: environment.settings.debugCapture ? DebugCapture() : nil, environment: environment,
-                        lease: TurnLease { Task { try? await store.finishTurn(finish) } })
+                        lease: TurnLease {
+                            metrics.ended(.partial)
+                            Task { try? await store.finishTurn(finish) }
+                        })
         }
     }
 
@@ -98,12 +103,22 @@ public struct Turn: Sendable {
         }
         defer { environment.activeTurns.remove(registration) }
 
+        let metrics = environment.metrics
+        metrics.activeStreams.increment()
+        defer { metrics.activeStreams.decrement() }
+
         var text = ""
+        var pieces = 0
+        var firstToken: Duration?
         let outcome: Outcome
         do {
             try await emit(.start(sessionID: session, messageID: replyID, userMessageID: userMessage.id))
             let completion = try await streamModel(stopper: stopper) { event in
-                if case .text(let piece) = event { text += piece }
+                if case .text(let piece) = event {
+                    text += piece
+                    pieces += 1
+                    if firstToken == nil { firstToken = ContinuousClock.now - started }
+                }
                 try await emit(event)
             }
             outcome = .complete(completion)
@@ -115,11 +130,9 @@ public struct Turn: Sendable {
             outcome = .clientLeft  // the client's connection closed: a write failed or we were cancelled
         }
         let reply = await end(text: text, outcome: outcome, emit: emit)
-        environment.logger.info("turn ended", metadata: [
-            "session": "\(session)", "persona": "\(persona.id)", "model": "\(environment.model.name)",
-            "ending": "\(reply.reason ?? reply.status.rawValue)", "chars": "\(text.count)",
-            "duration_ms": "\((ContinuousClock.now - started).milliseconds)",
-        ])
+        TurnReport(session: session, persona: persona.id, model: environment.model.name, reply: reply,
+                   firstToken: firstToken, duration: ContinuousClock.now - started, pieces: pieces)
+            .record(metrics, logger: environment.logger)
         return reply
     }
 

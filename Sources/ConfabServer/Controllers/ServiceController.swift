@@ -1,16 +1,19 @@
 import ConfabCore
 import Hummingbird
+import Prometheus
 
-/// Personas, liveness and readiness.
+/// Personas, liveness, readiness and metrics.
 struct ServiceController<Context: RequestContext>: Sendable {
     let store: any ConversationStore
     let personas: PersonaCatalog
     let activeTurns: ActiveTurns
+    let metrics: PrometheusCollectorRegistry
 
     func addRoutes(to router: RouteTable<Context>) {
         router.get("/roles", use: roles)
         router.get("/health", use: health)
         router.get("/ready", use: ready)
+        router.get("/metrics", use: scrape)
     }
 
     /// `GET /roles` — the personas (without their system prompts) and the default.
@@ -29,6 +32,14 @@ struct ServiceController<Context: RequestContext>: Sendable {
         guard !activeTurns.isShuttingDown else { throw APIError.shuttingDown }
         try await storage { try await store.ping() }
         return try JSONBody.response(["status": "ready"])
+    }
+
+    /// `GET /metrics` — Prometheus text format.
+    @Sendable func scrape(_ request: Request, context: Context) async throws -> Response {
+        var text: [UInt8] = []
+        metrics.emit(into: &text)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 }
 
