@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "confab", targets: ["confab"]),
         .executable(name: "confab-test-upstream", targets: ["confab-test-upstream"]),
+        .executable(name: "confab-bench", targets: ["confab-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
@@ -59,6 +60,14 @@ let package = Package(
         .executableTarget(name: "confab-test-upstream", dependencies: [
             "TestUpstream",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The load generator of `make bench` (scripts/bench.sh, docs/PERFORMANCE.md).
+        .executableTarget(name: "confab-bench", dependencies: [
+            "RedisClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .target(name: "TestSupport", dependencies: [
             "RedisClient", "TestUpstream",

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Typed helpers for the commands Confab uses outside its scripts.
 extension RedisClient {
     public func ping() async throws {
@@ -23,14 +25,32 @@ extension RedisClient {
         return try await send(RedisCommand("DEL", keys)).check().int ?? 0
     }
 
-    /// Runs a Lua script; the keys must share one hash slot for Redis Cluster.
+    /// Runs a Lua script by its digest (EVALSHA), so its text crosses the wire only once per
+    /// server: the first call, or one after NOSCRIPT (a restarted Redis), loads it in the same
+    /// write as it runs it. The keys must share one hash slot for Redis Cluster.
     public func eval(_ script: RedisScript, keys: [String], arguments: [any RedisArgument]) async throws -> RedisValue {
-        try await send(RedisCommand("EVAL", [script.source, keys.count] + keys + arguments)).check()
+        let rest: [any RedisArgument] = [keys.count] + keys + arguments
+        if let digest = script.digest {
+            let reply = try await send(RedisCommand("EVALSHA", [digest] + rest))
+            guard case .error(let message) = reply, message.hasPrefix("NOSCRIPT") else { return try reply.check() }
+        }
+        let replies = try await pipeline([RedisCommand("SCRIPT", "LOAD", script.source),
+                                          RedisCommand("EVAL", [script.source] + rest)])
+        if let digest = replies[0].string { script.digest = digest }
+        return try replies[1].check()
     }
 }
 
-/// A Lua script run with EVAL. Redis caches compiled scripts by their text's hash.
-public struct RedisScript: Sendable {
+/// A Lua script. Redis caches compiled scripts by the SHA-1 of their text, which SCRIPT LOAD
+/// reports; the client remembers it and from then on sends only the digest.
+public final class RedisScript: Sendable {
     public let source: String
+    private let loaded = Mutex<String?>(nil)
+
     public init(_ source: String) { self.source = source }
+
+    var digest: String? {
+        get { loaded.withLock { $0 } }
+        set { loaded.withLock { $0 = newValue } }
+    }
 }

@@ -55,6 +55,22 @@ struct RedisClientTests {
         await redis.shutdown()
     }
 
+    @Test func scriptsRunByDigestAndReloadAfterAFlush() async throws {
+        let server = try await RedisServer()
+        defer { server.stop() }
+        let redis = server.client()
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        #expect(try await redis.eval(script, keys: ["n"], arguments: [2]).int == 2)
+        #expect(try await redis.eval(script, keys: ["n"], arguments: [3]).int == 5)
+        // A restarted or flushed server has forgotten the script: it is loaded again, transparently.
+        try await redis.send(RedisCommand("SCRIPT", "FLUSH")).check()
+        #expect(try await redis.eval(script, keys: ["n"], arguments: [4]).int == 9)
+        let calls = try await redis.send(RedisCommand("INFO", "commandstats")).check().string ?? ""
+        #expect(calls.contains("cmdstat_evalsha:calls=2"), "\(calls)")
+        await #expect(throws: RedisError.self) { try await redis.eval(RedisScript("return redis.error_reply('nope')"), keys: [], arguments: []) }
+        await redis.shutdown()
+    }
+
     @Test func reconnectsAfterRedisRestarts() async throws {
         let server = try await RedisServer()
         defer { server.stop() }

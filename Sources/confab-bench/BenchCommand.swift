@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import RedisClient
+
+/// Drives a running Confab and the test upstream behind it at several concurrency levels, and
+/// prints Confab's figures beside the floor's (the same workload straight to the upstream).
+/// `scripts/bench.sh` starts what this needs; see docs/PERFORMANCE.md.
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "confab-bench",
+                                                    abstract: "Load generator and report for Confab.")
+
+    @Option(help: "Confab's address.") var confab = "http://127.0.0.1:8080"
+    @Option(help: "The test upstream's address (the floor).") var upstream = "http://127.0.0.1:8081"
+    @Option(help: "The Redis Confab uses, for INFO commandstats.") var redis = "redis://127.0.0.1:6379"
+    @Option(help: "Confab's process id, for CPU and memory from /proc.") var confabPid: Int32
+    @Option(help: "Concurrency levels, comma separated.") var levels = "1,32,256,2000"
+    @Option(help: "Seconds per level and target.") var seconds = 10.0
+    @Option(help: "The workload, as the report should describe it.") var workload = "40 tokens, 50 ms to the first, 5 ms each"
+    @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let confabClient = try StreamingClient(group: group, url: confab)
+        let upstreamClient = try StreamingClient(group: group, url: upstream)
+        let redisClient = RedisClient(configuration: try RedisConfiguration(url: redis, poolSize: 1))
+        defer { Task { await redisClient.shutdown() } }
+        let probe = ProcessProbe(pid: confabPid)
+        let observer = Observer(probe: probe, upstream: upstreamClient, confab: confabClient, redis: redisClient)
+        let idleRSS = probe.residentKB()
+
+        // A short warm-up so first-use costs (connections, caches) stay out of the figures.
+        _ = try await BenchRun.run(.confab(confabClient), users: 4, seconds: 1, tag: "warm")
+        var report = Report(date: ISO8601DateFormatter().string(from: Date()), machine: machineDescription(),
+                            workload: workload, secondsPerLevel: seconds, idleRSSMB: Double(idleRSS) / 1024,
+                            idleRSSAfterMB: 0, levels: [])
+        for users in levels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+            let floor = try await observer.measure(users: users) {
+                try await BenchRun.run(.floor(upstreamClient), users: users, seconds: seconds, tag: "\(users)")
+            }
+            let confabFigures = try await observer.measure(users: users, confabOwn: true) {
+                try await BenchRun.run(.confab(confabClient), users: users, seconds: seconds, tag: "\(users)")
+            }
+            let level = Level(concurrency: users, confab: confabFigures, floor: floor)
+            report.levels.append(level)
+            print("level \(users): Confab \(Int(confabFigures.turnsPerSecond)) turns/s, floor \(Int(floor.turnsPerSecond)); "
+                  + "TTFT p50 +\(String(format: "%.2f", level.ttftOverFloorP50Ms)) ms, p99 +\(String(format: "%.2f", level.ttftOverFloorP99Ms)) ms")
+        }
+        try await Task.sleep(for: .seconds(1))
+        report.idleRSSAfterMB = Double(probe.residentKB()) / 1024
+        print("\n" + report.table)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = URL(fileURLWithPath: json)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try encoder.encode(report).write(to: url)
+        print("\nJSON: \(json)")
+    }
+
+    private func machineDescription() -> String {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
+        return "\(ProcessInfo.processInfo.activeProcessorCount) cores, \(cpu), \(ProcessInfo.processInfo.physicalMemory >> 30) GiB"
+    }
+}
+
+extension StreamingClient {
+    init(group: any EventLoopGroup, url: String) throws {
+        let address = url.replacingOccurrences(of: "http://", with: "").split(separator: "/").first ?? ""
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { throw BenchError("expected http://HOST:PORT, got \(url)") }
+        self.init(group: group, host: String(parts[0]), port: port)
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What the virtual users talk to: Confab, or the test upstream straight (the floor).
+struct Target: Sendable {
+    var name: String
+    var client: StreamingClient
+    /// Gets a virtual user ready (Confab: its own session); returns what `turn` needs.
+    var prepare: @Sendable (_ user: String) async throws -> String
+    var turn: @Sendable (_ user: String, _ prepared: String, _ number: Int) -> StreamingClient.Request
+
+    static func confab(_ client: StreamingClient) -> Target {
+        Target(name: "confab", client: client, prepare: { user in
+            let reply = try await client.send(.init(method: .POST, uri: "/chat/start?user_id=\(user)", collect: true))
+            let json = try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
+            guard reply.ok, let session = json?["session_id"] as? String else {
+                throw BenchError("POST /chat/start answered \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
+            }
+            return session
+        }, turn: { user, session, number in
+            .init(method: .GET, uri: "/chat/stream?user_id=\(user)&session_id=\(session)&message=hello%20\(number)",
+                  textMarker: Array(#"data: {"content""#.utf8))
+        })
+    }
+
+    static func floor(_ client: StreamingClient) -> Target {
+        Target(name: "floor", client: client, prepare: { _ in "" }, turn: { user, _, number in
+            let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello \#(number) from \#(user)"}]}"#
+            return .init(method: .POST, uri: "/v1/chat/completions", body: Array(body.utf8),
+                         textMarker: Array(#""delta":{"content":""#.utf8))
+        })
+    }
+}
+
+/// The samples of one run: every turn's timings, and how long the run took.
+struct RunSamples: Sendable {
+    var firstText: [Duration] = []
+    var total: [Duration] = []
+    var errors = 0
+    var elapsed: Duration = .zero
+    var turns: Int { total.count }
+}
+
+/// Runs of the workload.
+enum BenchRun {
+    /// Runs `users` virtual users for `seconds`: each has its own session and sends its turns in
+    /// order, reading each stream to `[DONE]` before the next.
+    static func run(_ target: Target, users: Int, seconds: Double, tag: String) async throws -> RunSamples {
+        let names = (0..<users).map { "bench-\(tag)-\(target.name)-\($0)" }
+        // Sessions are made before the clock starts, at most 64 at a time.
+        var prepared = [String](repeating: "", count: users)
+        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (index, name) in names.enumerated() {
+                if index >= 64, let (done, value) = try await group.next() { prepared[done] = value }
+                group.addTask { (index, try await target.prepare(name)) }
+            }
+            for try await (done, value) in group { prepared[done] = value }
+        }
+        let sessions = prepared
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .milliseconds(Int64(seconds * 1000))
+        var samples = RunSamples()
+        await withTaskGroup(of: RunSamples.self) { group in
+            for index in 0..<users {
+                group.addTask {
+                    var own = RunSamples()
+                    var number = 0
+                    while clock.now < deadline {
+                        number += 1
+                        let request = target.turn(names[index], sessions[index], number)
+                        guard let result = try? await target.client.send(request), result.ok, result.sawDone,
+                              let first = result.firstText else {
+                            own.errors += 1
+                            try? await Task.sleep(for: .milliseconds(10))  // a failing target is not a hot loop
+                            continue
+                        }
+                        own.firstText.append(first)
+                        own.total.append(result.total)
+                    }
+                    return own
+                }
+            }
+            for await own in group {
+                samples.firstText += own.firstText
+                samples.total += own.total
+                samples.errors += own.errors
+            }
+        }
+        samples.elapsed = clock.now - start
+        return samples
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
