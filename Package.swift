@@ -55,7 +55,9 @@ let package = Package(
         // A model server speaking the OpenAI streaming wire format, with fault modes;
         // used by the tests, the browser check and the benchmark.
         .target(name: "TestUpstream", dependencies: [
-            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .executableTarget(name: "confab-test-upstream", dependencies: [
             "TestUpstream",

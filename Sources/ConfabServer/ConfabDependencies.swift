@@ -20,6 +20,8 @@ public struct ConfabDependencies: Sendable {
         let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL, poolSize: settings.redisPoolSize),
                                 metrics: RedisClientMetrics(factory: factory))
         var configuration = HTTPClient.Configuration()
+        // AsyncHTTPClient's default of 8 connections per host would queue the ninth stream.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.upstreamMaxConnections
         configuration.timeout.connect = .milliseconds(Int64(settings.upstreamConnectTimeout * 1000))
         // Idle reads are the turn's own deadline; this only backs it up.
         configuration.timeout.read = .milliseconds(Int64(max(settings.idleTimeout, settings.firstTokenTimeout) * 1000) + 5000)

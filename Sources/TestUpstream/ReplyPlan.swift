@@ -41,32 +41,35 @@ struct ReplyPlan: Sendable {
         return found
     }
 
-    /// Writes the SSE stream, with faults, through `write`.
-    func stream(_ write: (String) async throws -> Void) async throws {
+    /// The SSE stream as written: each chunk with the delay before it, and whether the stream
+    /// then hangs (sends nothing more, keeping the connection open) instead of closing.
+    /// Built whole up front so that streaming costs one timer and one write per chunk.
+    func script() -> (chunks: [(delayMS: Int, text: String)], hangs: Bool) {
+        if fault == .hangFirst { return ([], true) }
         let id = "chatcmpl-test"
         func chunk(_ delta: String, finish: String? = nil) -> String {
             let finishJSON = finish.map { "\"\($0)\"" } ?? "null"
             return "data: {\"id\":\"\(id)\",\"object\":\"chat.completion.chunk\",\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"delta\":\(delta),\"finish_reason\":\(finishJSON)}]}\n\n"
         }
-        if fault == .hangFirst { try await Task.sleep(for: .seconds(3600)) }
-        try await sleep(firstDelayMS)
         // Like llama.cpp: the first delta carries the role and a null content.
-        try await write(chunk(#"{"role":"assistant","content":null}"#))
+        var chunks = [(delayMS: firstDelayMS, text: chunk(#"{"role":"assistant","content":null}"#))]
         let half = fault == nil ? pieces.count : pieces.count / 2
         for (index, piece) in pieces.prefix(half).enumerated() {
-            if index > 0 { try await sleep(delayMS) }
-            try await write(chunk("{\"content\":\(Self.json(piece))}"))
+            chunks.append((index > 0 ? delayMS : 0, chunk("{\"content\":\(Self.json(piece))}")))
         }
         switch fault {
-        case .errorEvent: try await write("data: {\"error\":{\"message\":\"the model crashed\",\"type\":\"server_error\"}}\n\n")
-        case .vllmError: try await write("data: {\"object\":\"error\",\"message\":\"the model crashed\",\"code\":500}\n\n")
-        case .hangMid: try await Task.sleep(for: .seconds(3600))
-        case .cut: return
-        default:
-            try await write(chunk("{}", finish: "stop"))
-            try await write("data: {\"id\":\"\(id)\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(pieces.count),\"total_tokens\":\(promptTokens + pieces.count)},\"timings\":{\"predicted_ms\":1.5}}\n\n")
-            try await write("data: [DONE]\n\n")
+        case .errorEvent:
+            chunks.append((0, "data: {\"error\":{\"message\":\"the model crashed\",\"type\":\"server_error\"}}\n\n"))
+        case .vllmError:
+            chunks.append((0, "data: {\"object\":\"error\",\"message\":\"the model crashed\",\"code\":500}\n\n"))
+        case .hangMid, .hangFirst: return (chunks, true)
+        case .cut: break  // closes with no finish reason and no [DONE]
+        case .http500, .http429, .http401, nil:
+            chunks.append((0, chunk("{}", finish: "stop")))
+            chunks.append((0, "data: {\"id\":\"\(id)\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(pieces.count),\"total_tokens\":\(promptTokens + pieces.count)},\"timings\":{\"predicted_ms\":1.5}}\n\n"))
+            chunks.append((0, "data: [DONE]\n\n"))
         }
+        return (chunks, false)
     }
 
     func wholeReply() -> String {
@@ -74,11 +77,18 @@ struct ReplyPlan: Sendable {
         return "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion\",\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(pieces.count),\"total_tokens\":\(promptTokens + pieces.count)}}"
     }
 
-    private func sleep(_ ms: Int) async throws {
-        if ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
-    }
-
+    /// A JSON string literal.
     static func json(_ string: String) -> String {
-        String(decoding: try! JSONEncoder().encode(string), as: UTF8.self)
+        var out = "\""
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
-import Hummingbird
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// A model server that speaks the OpenAI streaming wire format, for tests and benchmarks.
@@ -51,58 +53,32 @@ public struct TestUpstream: Sendable {
         func closed() { counters.withLock { $0.active -= 1 } }
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.post("/v1/chat/completions") { request, _ in try await self.completions(request) }
-        router.get("/v1/models") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: #"{"object":"list","data":[{"id":"test-model","object":"model"}]}"#)))
-        }
-        router.get("/stats") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: #"{"active":\#(stats.active),"total":\#(stats.total)}"#)))
-        }
-        router.get("/requests/last") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: stats.lastRequest)))
-        }
-        return router
+    /// A listening test upstream.
+    public struct Server: Sendable {
+        let channel: any Channel
+        public var port: Int { channel.localAddress?.port ?? 0 }
+        /// Completes when the server stops.
+        public var closed: EventLoopFuture<Void> { channel.closeFuture }
+        public func close() async throws { try await channel.close() }
     }
 
-    func completions(_ request: Request) async throws -> Response {
-        var request = request
-        let body = Data(buffer: try await request.collectBody(upTo: 16 * 1024 * 1024))
-        let chat = try JSONDecoder().decode(ChatRequest.self, from: body)
-        let plan = ReplyPlan(chat: chat, defaults: options)
-        switch plan.fault {
-        case .http500: return Self.error(.internalServerError, "test upstream failure")
-        case .http429: return Self.error(.tooManyRequests, "rate limited", headers: [.retryAfter: "7"])
-        case .http401: return Self.error(.unauthorized, "invalid API key")
-        default: break
-        }
-        guard chat.stream ?? false else {
-            return Response(status: .ok, headers: [.contentType: "application/json"],
-                            body: .init(byteBuffer: ByteBuffer(string: plan.wholeReply())))
-        }
-        stats.opened(body)
-        let stats = self.stats
-        let collected = request
-        // Hummingbird closes the connection after an inbound-close-aware response: say so, or a
-        // client would reuse it.
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"]
-        return Response(status: .ok, headers: headers, body: .init { writer in
-            defer { stats.closed() }
-            _ = try? await collected.body.consumeWithCancellationOnInboundClose { _ in
-                try await plan.stream { try await writer.write(ByteBuffer(string: $0)) }
+    /// Starts listening; port 0 picks a free port.
+    public func serve(host: String = "127.0.0.1", port: Int = 0,
+                      group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> Server {
+        var encoder = HTTPResponseEncoder.Configuration()
+        encoder.automaticallySetFramingHeaders = false  // streams end when the connection closes, as the handler says
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withEncoderConfiguration: encoder)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: self))
+                }
             }
-            try? await writer.finish(nil)
-        })
-    }
-
-    static func error(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
-        var headers = headers
-        headers[.contentType] = "application/json"
-        let body = #"{"error":{"message":"\#(message)","type":"test_error","code":\#(status.code)}}"#
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+            .bind(host: host, port: port).get()
+        return Server(channel: channel)
     }
 }
 

@@ -32,16 +32,18 @@ struct BenchCommand: AsyncParsableCommand {
         let idleRSS = probe.residentKB()
 
         // A short warm-up so first-use costs (connections, caches) stay out of the figures.
-        _ = try await BenchRun.run(.confab(confabClient), users: 4, seconds: 1, tag: "warm")
+        _ = await BenchRun.run(.confab(confabClient), try await BenchRun.prepare(.confab(confabClient), users: 4, tag: "warm"), seconds: 1)
         var report = Report(date: ISO8601DateFormatter().string(from: Date()), machine: machineDescription(),
                             workload: workload, secondsPerLevel: seconds, idleRSSMB: Double(idleRSS) / 1024,
                             idleRSSAfterMB: 0, levels: [])
         for users in levels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            let floor = try await observer.measure(users: users) {
-                try await BenchRun.run(.floor(upstreamClient), users: users, seconds: seconds, tag: "\(users)")
+            let floorUsers = try await BenchRun.prepare(.floor(upstreamClient), users: users, tag: "\(users)")
+            let floor = try await observer.measure {
+                await BenchRun.run(.floor(upstreamClient), floorUsers, seconds: seconds)
             }
-            let confabFigures = try await observer.measure(users: users, confabOwn: true) {
-                try await BenchRun.run(.confab(confabClient), users: users, seconds: seconds, tag: "\(users)")
+            let confabUsers = try await BenchRun.prepare(.confab(confabClient), users: users, tag: "\(users)")
+            let confabFigures = try await observer.measure(confabOwn: true) {
+                await BenchRun.run(.confab(confabClient), confabUsers, seconds: seconds)
             }
             let level = Level(concurrency: users, confab: confabFigures, floor: floor)
             report.levels.append(level)

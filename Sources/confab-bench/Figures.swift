@@ -18,7 +18,11 @@ struct Figures: Codable, Sendable {
     var peakRSSMB: Double?
     var rssPerOpenStreamKB: Double?
     var peakOpenFiles: Int?
+    /// All commands Redis ran, those inside scripts included (INFO commandstats).
     var redisCommandsPerTurn: Double?
+    /// Script calls (EVALSHA/EVAL) Redis ran (INFO commandstats).
+    var redisScriptsPerTurn: Double?
+    /// Writes Confab made to Redis (its own count); each is one round trip.
     var redisRoundTripsPerTurn: Double?
 
     init() {}
@@ -83,7 +87,7 @@ struct Report: Codable, Sendable {
     var table: String {
         func f(_ value: Double?, _ digits: Int = 1) -> String { value.map { String(format: "%.\(digits)f", $0) } ?? "-" }
         var lines = [
-            "| streams | turns/s Confab / floor (%) | TTFT p50 ms Confab / floor (+) | TTFT p99 ms Confab / floor (+) | turn p50 / p99 ms | errors | CPU s / 1k turns | peak RSS MB | KB / open stream | Redis cmds / RTs per turn |",
+            "| streams | turns/s Confab / floor (%) | TTFT p50 ms Confab / floor (+) | TTFT p99 ms Confab / floor (+) | turn p50 / p99 ms | errors | CPU s / 1k turns | peak RSS MB | KB / open stream | Redis per turn: round trips / scripts / commands |",
             "|---:|---|---|---|---|---:|---:|---:|---:|---|",
         ]
         for level in levels {
@@ -93,7 +97,8 @@ struct Report: Codable, Sendable {
                 + "| \(f(c.ttftP50Ms)) / \(f(fl.ttftP50Ms)) (\(f(level.ttftOverFloorP50Ms))) "
                 + "| \(f(c.ttftP99Ms)) / \(f(fl.ttftP99Ms)) (\(f(level.ttftOverFloorP99Ms))) "
                 + "| \(f(c.turnP50Ms)) / \(f(c.turnP99Ms)) | \(c.errors) / \(fl.errors) | \(f(c.cpuSecondsPer1000Turns, 2)) "
-                + "| \(f(c.peakRSSMB)) | \(f(c.rssPerOpenStreamKB)) | \(f(c.redisCommandsPerTurn, 2)) / \(f(c.redisRoundTripsPerTurn, 2)) |")
+                + "| \(f(c.peakRSSMB)) | \(f(c.rssPerOpenStreamKB)) "
+                + "| \(f(c.redisRoundTripsPerTurn, 2)) / \(f(c.redisScriptsPerTurn, 2)) / \(f(c.redisCommandsPerTurn, 1)) |")
         }
         lines.append("")
         lines.append("Idle RSS: \(f(idleRSSMB)) MB at start, \(f(idleRSSAfterMB)) MB after the run. \(workload); \(f(secondsPerLevel)) s per level and target.")

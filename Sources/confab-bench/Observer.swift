@@ -11,8 +11,9 @@ struct Observer: Sendable {
     let redis: RedisClient
 
     /// Runs `body` while sampling every 100 ms, and returns its figures with what was observed.
-    func measure(users: Int, confabOwn: Bool = false, _ body: () async throws -> RunSamples) async throws -> Figures {
+    func measure(confabOwn: Bool = false, _ body: () async -> RunSamples) async throws -> Figures {
         let (commands, roundTrips) = (try await redisCommands(), try await confabRoundTrips())
+        let scripts = try await redisCommands(only: ["cmdstat_evalsha:", "cmdstat_eval:"])
         let (cpu, ownCPU, rssBefore) = (probe.cpuSeconds(), ownCPUSeconds(), probe.residentKB())
         let sampling = Task { [self] in
             var peak = (rss: 0, files: 0, open: 0)
@@ -24,7 +25,7 @@ struct Observer: Sendable {
             }
             return peak
         }
-        let samples = try await body()
+        let samples = await body()
         sampling.cancel()
         let peak = await sampling.value
         var figures = Figures(samples)
@@ -37,16 +38,18 @@ struct Observer: Sendable {
         figures.rssPerOpenStreamKB = peak.open > 0 ? Double(max(peak.rss - rssBefore, 0)) / Double(peak.open) : nil
         figures.peakOpenFiles = peak.files
         figures.redisCommandsPerTurn = Double(try await redisCommands() - commands) / turns
+        figures.redisScriptsPerTurn = Double(try await redisCommands(only: ["cmdstat_evalsha:", "cmdstat_eval:"]) - scripts) / turns
         figures.redisRoundTripsPerTurn = Double(try await confabRoundTrips() - roundTrips) / turns
         return figures
     }
 
-    /// Commands Redis has run, INFO itself left out.
-    private func redisCommands() async throws -> Int {
+    /// Commands Redis has run (those inside scripts too), INFO itself left out; or only the `only` ones.
+    private func redisCommands(only: [String]? = nil) async throws -> Int {
         let info = try await redis.send(RedisCommand("INFO", "commandstats")).check().string ?? ""
         return info.split(separator: "\r\n").reduce(0) { sum, line in
             guard line.hasPrefix("cmdstat_"), !line.hasPrefix("cmdstat_info:"),
-                  let calls = line.split(separator: "calls=").last?.split(separator: ",").first else { return sum }
+                  only?.contains(where: { line.hasPrefix($0) }) ?? true,
+                  let calls = line.split(separator: ":calls=").dropFirst().first?.split(separator: ",").first else { return sum }
             return sum + (Int(calls) ?? 0)
         }
     }

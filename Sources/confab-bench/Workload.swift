@@ -44,11 +44,16 @@ struct RunSamples: Sendable {
 
 /// Runs of the workload.
 enum BenchRun {
-    /// Runs `users` virtual users for `seconds`: each has its own session and sends its turns in
-    /// order, reading each stream to `[DONE]` before the next.
-    static func run(_ target: Target, users: Int, seconds: Double, tag: String) async throws -> RunSamples {
+    /// Virtual users ready to run: their names and what `prepare` gave each (its session).
+    struct Users: Sendable {
+        var names: [String]
+        var sessions: [String]
+        var count: Int { names.count }
+    }
+
+    /// Makes the users' sessions, at most 64 at a time, before any clock starts.
+    static func prepare(_ target: Target, users: Int, tag: String) async throws -> Users {
         let names = (0..<users).map { "bench-\(tag)-\(target.name)-\($0)" }
-        // Sessions are made before the clock starts, at most 64 at a time.
         var prepared = [String](repeating: "", count: users)
         try await withThrowingTaskGroup(of: (Int, String).self) { group in
             for (index, name) in names.enumerated() {
@@ -57,13 +62,19 @@ enum BenchRun {
             }
             for try await (done, value) in group { prepared[done] = value }
         }
-        let sessions = prepared
+        return Users(names: names, sessions: prepared)
+    }
+
+    /// Runs the users for `seconds`: each sends its turns in order, reading each stream to
+    /// `[DONE]` before the next.
+    static func run(_ target: Target, _ users: Users, seconds: Double) async -> RunSamples {
+        let (names, sessions) = (users.names, users.sessions)
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + .milliseconds(Int64(seconds * 1000))
         var samples = RunSamples()
         await withTaskGroup(of: RunSamples.self) { group in
-            for index in 0..<users {
+            for index in 0..<users.count {
                 group.addTask {
                     var own = RunSamples()
                     var number = 0

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Hummingbird
 import TestUpstream
 
 /// Runs the test upstream on its own, for the browser test and the benchmark.
@@ -17,7 +16,8 @@ struct TestUpstreamCommand: AsyncParsableCommand {
 
     func run() async throws {
         let upstream = TestUpstream(options: .init(tokens: tokens, firstTokenDelayMS: firstTokenDelayMs, tokenDelayMS: tokenDelayMs))
-        let app = Application(router: upstream.router(), configuration: .init(address: .hostname(host, port: port)))
-        try await app.runService()
+        let server = try await upstream.serve(host: host, port: port)
+        print("confab-test-upstream listening on http://\(host):\(server.port)/v1")
+        try await server.closed.get()
     }
 }

@@ -9,8 +9,14 @@ public enum UpstreamServer {
     public static func run<T: Sendable>(options: TestUpstream.Options = .init(),
                                         _ body: (_ baseURL: String, _ upstream: TestUpstream) async throws -> T) async throws -> T {
         let upstream = TestUpstream(options: options)
-        return try await withRunningServer(router: upstream.router()) { port in
-            try await body("http://127.0.0.1:\(port)/v1", upstream)
+        let server = try await upstream.serve()
+        do {
+            let result = try await body("http://127.0.0.1:\(server.port)/v1", upstream)
+            try await server.close()
+            return result
+        } catch {
+            try? await server.close()
+            throw error
         }
     }
 }

@@ -26,6 +26,8 @@ public struct Settings: Sendable {
     public var logLevel = Logger.Level.info
     public var staticDir = "static"
     public var upstreamConnectTimeout = 5.0
+    /// Connections to the model server at once; a stream holds one, so this bounds streams.
+    public var upstreamMaxConnections = 4096
     public var firstTokenTimeout = 60.0
     public var idleTimeout = 30.0
     public var turnTimeout = 300.0
@@ -53,6 +55,7 @@ public struct Settings: Sendable {
         }
         s.openAIAPIKey = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         s.openAIModel = read.string("OPENAI_MODEL", s.openAIModel)
+        s.upstreamMaxConnections = try read.int("CONFAB_UPSTREAM_MAX_CONNECTIONS", s.upstreamMaxConnections, in: 1...100_000)
         s.maxReplyTokens = try read.int("CONFAB_MAX_REPLY_TOKENS", s.maxReplyTokens, in: 0...1_000_000)
         s.historyCap = try read.int("CONFAB_HISTORY_CAP", s.historyCap, in: 1...10_000)
         s.historyWindow = try read.int("CONFAB_HISTORY_WINDOW", s.historyWindow, in: 1...10_000)
