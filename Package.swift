@@ -50,6 +50,8 @@ let package = Package(
         .executableTarget(name: "confab", dependencies: [
             "ConfabServer", "ConfabCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // A model server speaking the OpenAI streaming wire format, with fault modes;

@@ -3,6 +3,8 @@ import ConfabCore
 import ConfabServer
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 
 @main
 struct Confab: AsyncParsableCommand {
@@ -41,6 +43,11 @@ struct Serve: AsyncParsableCommand {
             settings = try Settings.load(from: environment)
         } catch {
             throw ValidationError(error.description)
+        }
+        if settings.eventLoopExecutor {
+            // Tasks then run on the event-loop threads that do the I/O, instead of hopping to
+            // Swift's own pool and back for every token (docs/PERFORMANCE.md has the figures).
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

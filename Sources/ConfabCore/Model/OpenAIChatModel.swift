@@ -66,20 +66,18 @@ public struct OpenAIChatModel: ChatModel {
         var decoder = SSEDecoder()
         var finishReason: String?
         var usage: Usage?
-        let json = JSONDecoder()
         try await mapErrors {
             for try await buffer in response.body {
                 capture?.response(buffer.readableBytesView)
                 for event in decoder.feed(buffer.readableBytesView) {
                     if event.data == "[DONE]" { return }
-                    guard let chunk = try? json.decode(OpenAIChunk.self, from: Data(event.data.utf8)) else {
+                    guard let chunk = OpenAIChunk(parsing: event.data) else {
                         throw ModelError.streamError("unreadable chunk: \(event.data.prefix(200))")
                     }
                     if let message = chunk.errorMessage { throw ModelError.streamError(message) }
                     if let reported = chunk.usage { usage = reported }
-                    guard let choice = chunk.choices?.first else { continue }
-                    if let text = choice.delta?.content, !text.isEmpty { try await onDelta(.text(text)) }
-                    if let reason = choice.finishReason { finishReason = reason }
+                    if let text = chunk.content, !text.isEmpty { try await onDelta(.text(text)) }
+                    if let reason = chunk.finishReason { finishReason = reason }
                 }
             }
             // Ended without [DONE]: a finish reason means the reply is whole, otherwise it was cut.
@@ -107,7 +105,7 @@ public struct OpenAIChatModel: ChatModel {
         let body = (try? await response.body.collect(upTo: 64 * 1024)) ?? ByteBuffer()
         capture?.response(body.readableBytesView)
         let text = String(buffer: body)
-        let message = (try? JSONDecoder().decode(OpenAIChunk.self, from: Data(text.utf8)))?.errorMessage
+        let message = OpenAIChunk(parsing: text)?.errorMessage
             ?? String(text.prefix(300))
         return .http(status: Int(response.status.code), message: message, retryAfter: response.headers.first(name: "retry-after"))
     }

@@ -1,32 +1,31 @@
 /// The parts of an OpenAI streaming chunk Confab reads; unknown fields are ignored.
-struct OpenAIChunk: Decodable {
-    struct Choice: Decodable {
-        struct Delta: Decodable {
-            var content: String?
-        }
-        var delta: Delta?
-        var finishReason: String?
-
-        enum CodingKeys: String, CodingKey {
-            case delta
-            case finishReason = "finish_reason"
-        }
-    }
-
-    /// `{"error": {"message": ...}}` (OpenAI, SGLang) or `{"object": "error", "message": ...}` (vLLM).
-    struct ErrorBody: Decodable {
-        var message: String?
-    }
-
-    var choices: [Choice]?
+struct OpenAIChunk {
+    /// The first choice's new text, if any.
+    var content: String?
+    var finishReason: String?
     var usage: Usage?
-    var error: ErrorBody?
-    var object: String?
-    var message: String?
+    /// `{"error": {"message": ...}}` (OpenAI, SGLang) or `{"object": "error", "message": ...}` (vLLM).
+    var errorMessage: String?
 
-    var errorMessage: String? {
-        if let error { return error.message ?? "unknown error" }
-        if object == "error" { return message ?? "unknown error" }
-        return nil
+    init(_ json: JSONValue) {
+        let choice = json["choices"]?.array?.first
+        content = choice?["delta"]?["content"]?.string
+        finishReason = choice?["finish_reason"]?.string
+        if let usage = json["usage"], case .object = usage {
+            self.usage = Usage(promptTokens: usage["prompt_tokens"]?.int ?? 0,
+                               completionTokens: usage["completion_tokens"]?.int ?? 0,
+                               totalTokens: usage["total_tokens"]?.int)
+        }
+        if let error = json["error"], error != .null {
+            errorMessage = error["message"]?.string ?? error.string ?? "unknown error"
+        } else if json["object"]?.string == "error" {
+            errorMessage = json["message"]?.string ?? "unknown error"
+        }
+    }
+
+    /// Parses one `data:` payload; nil when it is not JSON.
+    init?(parsing text: String) {
+        guard let json = try? JSONValue.parse(text) else { return nil }
+        self.init(json)
     }
 }

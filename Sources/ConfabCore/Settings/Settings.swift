@@ -35,6 +35,8 @@ public struct Settings: Sendable {
     public var debugCaptureTTLSeconds = 3600
     public var shutdownGraceSeconds = 10.0
     public var keepAliveSeconds = 15.0
+    /// Run Swift tasks on SwiftNIO's event loops (set once, at start-up, by `confab serve`).
+    public var eventLoopExecutor = false
 
     public init() {}
 
@@ -82,6 +84,7 @@ public struct Settings: Sendable {
         s.idleTimeout = try read.seconds("CONFAB_IDLE_TIMEOUT", s.idleTimeout)
         s.turnTimeout = try read.seconds("CONFAB_TURN_TIMEOUT", s.turnTimeout)
         s.debugCapture = try read.bool("CONFAB_DEBUG_CAPTURE", s.debugCapture)
+        s.eventLoopExecutor = try read.bool("CONFAB_EVENT_LOOP_EXECUTOR", s.eventLoopExecutor)
         s.debugCaptureTTLSeconds = try read.int("CONFAB_DEBUG_CAPTURE_TTL_SECONDS", s.debugCaptureTTLSeconds, in: 1...7 * 24 * 3600)
         s.shutdownGraceSeconds = try read.seconds("CONFAB_SHUTDOWN_GRACE", s.shutdownGraceSeconds)
         s.keepAliveSeconds = try read.seconds("CONFAB_KEEPALIVE_SECONDS", s.keepAliveSeconds)

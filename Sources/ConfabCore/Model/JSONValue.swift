@@ -1,0 +1,183 @@
+/// A JSON value read straight from bytes. The upstream sends one small JSON object per token,
+/// and Foundation's Codable `JSONDecoder` spent a tenth of Confab's CPU on them
+/// (docs/PERFORMANCE.md); this reader does the same work in a single pass.
+enum JSONValue: Sendable, Equatable {
+    case object([String: JSONValue])
+    case array([JSONValue])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    subscript(key: String) -> JSONValue? {
+        if case .object(let members) = self { return members[key] }
+        return nil
+    }
+
+    var string: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    var int: Int? {
+        if case .number(let value) = self, let exact = Int(exactly: value) { return exact }
+        return nil
+    }
+
+    var array: [JSONValue]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
+    struct SyntaxError: Error {}
+
+    /// Parses one JSON text; nesting deeper than 64 levels is refused.
+    static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
+        var reader = JSONReader(bytes: Array(text.utf8))
+        let value = try reader.value(depth: 0)
+        reader.skipSpace()
+        guard reader.index == reader.bytes.count else { throw SyntaxError() }
+        return value
+    }
+}
+
+private struct JSONReader {
+    let bytes: [UInt8]
+    var index = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    mutating func skipSpace() {
+        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+    }
+
+    mutating func value(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
+        guard depth < 64 else { throw .init() }
+        skipSpace()
+        guard index < bytes.count else { throw .init() }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try number())
+        }
+    }
+
+    private mutating func object(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
+        index += 1
+        var members: [String: JSONValue] = [:]
+        skipSpace()
+        if try take(UInt8(ascii: "}")) { return .object(members) }
+        repeat {
+            skipSpace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw .init() }
+            let key = try string()
+            skipSpace()
+            guard try take(UInt8(ascii: ":")) else { throw .init() }
+            members[key] = try value(depth: depth + 1)
+            skipSpace()
+        } while try take(UInt8(ascii: ","))
+        guard try take(UInt8(ascii: "}")) else { throw .init() }
+        return .object(members)
+    }
+
+    private mutating func array(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
+        index += 1
+        var values: [JSONValue] = []
+        skipSpace()
+        if try take(UInt8(ascii: "]")) { return .array(values) }
+        repeat {
+            values.append(try value(depth: depth + 1))
+            skipSpace()
+        } while try take(UInt8(ascii: ","))
+        guard try take(UInt8(ascii: "]")) else { throw .init() }
+        return .array(values)
+    }
+
+    private mutating func string() throws(JSONValue.SyntaxError) -> String {
+        index += 1  // the opening quote
+        var scalars = String.UnicodeScalarView()
+        var runStart = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                scalars.append(contentsOf: String(decoding: bytes[runStart..<index], as: UTF8.self).unicodeScalars)
+                index += 1
+                return String(scalars)
+            }
+            guard byte >= 0x20 else { throw .init() }
+            guard byte == UInt8(ascii: "\\") else {
+                index += 1
+                continue
+            }
+            scalars.append(contentsOf: String(decoding: bytes[runStart..<index], as: UTF8.self).unicodeScalars)
+            index += 1
+            guard index < bytes.count else { throw .init() }
+            let escaped = bytes[index]
+            index += 1
+            switch escaped {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(Unicode.Scalar(escaped))
+            case UInt8(ascii: "b"): scalars.append("\u{08}")
+            case UInt8(ascii: "f"): scalars.append("\u{0C}")
+            case UInt8(ascii: "n"): scalars.append("\n")
+            case UInt8(ascii: "r"): scalars.append("\r")
+            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "u"): scalars.append(try unicodeEscape())
+            default: throw .init()
+            }
+            runStart = index
+        }
+        throw .init()
+    }
+
+    /// `\uXXXX`, joining a surrogate pair; a lone surrogate becomes U+FFFD, as in most decoders.
+    private mutating func unicodeEscape() throws(JSONValue.SyntaxError) -> Unicode.Scalar {
+        let first = try hex4()
+        if (0xD800..<0xDC00).contains(first), index + 1 < bytes.count,
+           bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+            let saved = index
+            index += 2
+            let second = try hex4()
+            if (0xDC00..<0xE000).contains(second) {
+                return Unicode.Scalar(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)) ?? "\u{FFFD}"
+            }
+            index = saved
+        }
+        return Unicode.Scalar(first) ?? "\u{FFFD}"
+    }
+
+    private mutating func hex4() throws(JSONValue.SyntaxError) -> UInt32 {
+        guard index + 4 <= bytes.count else { throw .init() }
+        var value: UInt32 = 0
+        for byte in bytes[index..<(index + 4)] {
+            guard let digit = Character(Unicode.Scalar(byte)).hexDigitValue else { throw .init() }
+            value = value << 4 | UInt32(digit)
+        }
+        index += 4
+        return value
+    }
+
+    private mutating func number() throws(JSONValue.SyntaxError) -> Double {
+        let start = index
+        while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
+        guard index > start, let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw .init() }
+        return value
+    }
+
+    private mutating func literal(_ word: String) throws(JSONValue.SyntaxError) {
+        let expected = Array(word.utf8)
+        guard index + expected.count <= bytes.count, bytes[index..<(index + expected.count)].elementsEqual(expected) else {
+            throw .init()
+        }
+        index += expected.count
+    }
+
+    private mutating func take(_ byte: UInt8) throws(JSONValue.SyntaxError) -> Bool {
+        guard index < bytes.count, bytes[index] == byte else { return false }
+        index += 1
+        return true
+    }
+}
