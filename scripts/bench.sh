@@ -46,7 +46,8 @@ wait_for redis redis-cli -p "$redis_port" ping
 upstream_port=$(free_port)
 $bin/confab-test-upstream --port "$upstream_port" --tokens "$tokens" \
   --first-token-delay-ms "$first_ms" --token-delay-ms "$delay_ms" > .run/bench/upstream.log 2>&1 &
-pids+=($!)
+upstream_pid=$!
+pids+=($upstream_pid)
 wait_for upstream curl -sf "http://127.0.0.1:$upstream_port/v1/models"
 
 confab_port=$(free_port)
@@ -57,5 +58,5 @@ pids+=($confab_pid)
 wait_for confab curl -sf "http://127.0.0.1:$confab_port/ready"
 
 $bin/confab-bench --confab "http://127.0.0.1:$confab_port" --upstream "http://127.0.0.1:$upstream_port" \
-  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --levels "$levels" --seconds "$seconds" \
+  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --seconds "$seconds" \
   --workload "$tokens tokens, $first_ms ms to the first, $delay_ms ms each" --json "$json"

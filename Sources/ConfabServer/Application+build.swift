@@ -27,7 +27,7 @@ public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger,
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
     Application(router: buildRouter(dependencies),
                 configuration: .init(address: .hostname(dependencies.settings.host, port: dependencies.settings.port),
-                                     serverName: "Confab"),
+                                     serverName: "Confab", backlog: dependencies.settings.listenBacklog),
                 onServerRunning: onServerRunning,
                 logger: logger)
 }

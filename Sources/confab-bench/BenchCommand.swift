@@ -16,8 +16,13 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The test upstream's address (the floor).") var upstream = "http://127.0.0.1:8081"
     @Option(help: "The Redis Confab uses, for INFO commandstats.") var redis = "redis://127.0.0.1:6379"
     @Option(help: "Confab's process id, for CPU and memory from /proc.") var confabPid: Int32
+    @Option(help: "The test upstream's process id, for its CPU (what the floor costs).") var upstreamPid: Int32?
     @Option(help: "Concurrency levels, comma separated.") var levels = "1,32,256,2000"
     @Option(help: "Seconds per level and target.") var seconds = 10.0
+    @Option(help: "Levels from this many streams on hold their streams open with slow replies, to measure memory per open stream.")
+    var holdFrom = 2000
+    @Option(help: "Directives for the held streams' replies (test upstream syntax).")
+    var holdReply = "[[tokens=40]] [[delay=250]]"
     @Option(help: "The workload, as the report should describe it.") var workload = "40 tokens, 50 ms to the first, 5 ms each"
     @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
 
@@ -28,7 +33,8 @@ struct BenchCommand: AsyncParsableCommand {
         let redisClient = RedisClient(configuration: try RedisConfiguration(url: redis, poolSize: 1))
         defer { Task { await redisClient.shutdown() } }
         let probe = ProcessProbe(pid: confabPid)
-        let observer = Observer(probe: probe, upstream: upstreamClient, confab: confabClient, redis: redisClient)
+        let observer = Observer(probe: probe, upstreamProbe: upstreamPid.map(ProcessProbe.init), upstream: upstreamClient,
+                                confab: confabClient, redis: redisClient)
         let idleRSS = probe.residentKB()
 
         // A short warm-up so first-use costs (connections, caches) stay out of the figures.
@@ -37,15 +43,19 @@ struct BenchCommand: AsyncParsableCommand {
                             workload: workload, secondsPerLevel: seconds, idleRSSMB: Double(idleRSS) / 1024,
                             idleRSSAfterMB: 0, levels: [])
         for users in levels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            let floorUsers = try await BenchRun.prepare(.floor(upstreamClient), users: users, tag: "\(users)")
+            let directives = users >= holdFrom ? holdReply : ""
+            let (floorTarget, confabTarget) = (Target.floor(upstreamClient, directives: directives),
+                                               Target.confab(confabClient, directives: directives))
+            let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "\(users)")
             let floor = try await observer.measure {
-                await BenchRun.run(.floor(upstreamClient), floorUsers, seconds: seconds)
+                await BenchRun.run(floorTarget, floorUsers, seconds: seconds)
             }
-            let confabUsers = try await BenchRun.prepare(.confab(confabClient), users: users, tag: "\(users)")
+            let confabUsers = try await BenchRun.prepare(confabTarget, users: users, tag: "\(users)")
             let confabFigures = try await observer.measure(confabOwn: true) {
-                await BenchRun.run(.confab(confabClient), confabUsers, seconds: seconds)
+                await BenchRun.run(confabTarget, confabUsers, seconds: seconds)
             }
-            let level = Level(concurrency: users, confab: confabFigures, floor: floor)
+            var level = Level(concurrency: users, confab: confabFigures, floor: floor)
+            level.reply = directives.isEmpty ? workload : "held open: \(directives)"
             report.levels.append(level)
             print("level \(users): Confab \(Int(confabFigures.turnsPerSecond)) turns/s, floor \(Int(floor.turnsPerSecond)); "
                   + "TTFT p50 +\(String(format: "%.2f", level.ttftOverFloorP50Ms)) ms, p99 +\(String(format: "%.2f", level.ttftOverFloorP99Ms)) ms")

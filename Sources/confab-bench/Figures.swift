@@ -13,6 +13,8 @@ struct Figures: Codable, Sendable {
     var maxOpenStreams = 0
     /// CPU the load generator itself used in the run.
     var loadGeneratorCPUSeconds = 0.0
+    /// CPU the test upstream used per 1,000 turns in the run (with --upstream-pid).
+    var upstreamCPUSecondsPer1000Turns: Double?
     // Confab's own, from /proc, Redis INFO and its /metrics; nil for the floor.
     var cpuSecondsPer1000Turns: Double?
     var peakRSSMB: Double?
@@ -41,13 +43,15 @@ struct Figures: Codable, Sendable {
 /// One level: Confab beside the floor.
 struct Level: Codable, Sendable {
     var concurrency: Int
+    /// The reply the upstream gave at this level.
+    var reply = ""
     var confab: Figures
     var floor: Figures
     var ttftOverFloorP50Ms: Double { confab.ttftP50Ms - floor.ttftP50Ms }
     var ttftOverFloorP99Ms: Double { confab.ttftP99Ms - floor.ttftP99Ms }
     var turnsPerSecondOfFloor: Double { floor.turnsPerSecond > 0 ? confab.turnsPerSecond / floor.turnsPerSecond : 0 }
 
-    enum CodingKeys: String, CodingKey { case concurrency, confab, floor, difference }
+    enum CodingKeys: String, CodingKey { case concurrency, reply, confab, floor, difference }
     struct Difference: Codable { var ttftOverFloorP50Ms, ttftOverFloorP99Ms, turnsPerSecondOfFloor: Double }
 
     init(concurrency: Int, confab: Figures, floor: Figures) {
@@ -59,6 +63,7 @@ struct Level: Codable, Sendable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         concurrency = try container.decode(Int.self, forKey: .concurrency)
+        reply = try container.decode(String.self, forKey: .reply)
         confab = try container.decode(Figures.self, forKey: .confab)
         floor = try container.decode(Figures.self, forKey: .floor)
     }
@@ -66,6 +71,7 @@ struct Level: Codable, Sendable {
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(concurrency, forKey: .concurrency)
+        try container.encode(reply, forKey: .reply)
         try container.encode(confab, forKey: .confab)
         try container.encode(floor, forKey: .floor)
         try container.encode(Difference(ttftOverFloorP50Ms: ttftOverFloorP50Ms, ttftOverFloorP99Ms: ttftOverFloorP99Ms,
@@ -87,21 +93,23 @@ struct Report: Codable, Sendable {
     var table: String {
         func f(_ value: Double?, _ digits: Int = 1) -> String { value.map { String(format: "%.\(digits)f", $0) } ?? "-" }
         var lines = [
-            "| streams | turns/s Confab / floor (%) | TTFT p50 ms Confab / floor (+) | TTFT p99 ms Confab / floor (+) | turn p50 / p99 ms | errors | CPU s / 1k turns | peak RSS MB | KB / open stream | Redis per turn: round trips / scripts / commands |",
+            "| streams | turns/s Confab / floor (%) | TTFT p50 ms Confab / floor (+) | TTFT p99 ms Confab / floor (+) | turn p50 / p99 ms | errors | CPU s / 1k turns Confab (upstream) | peak RSS MB | KB / open stream | Redis per turn: round trips / scripts / commands |",
             "|---:|---|---|---|---|---:|---:|---:|---:|---|",
         ]
         for level in levels {
             let (c, fl) = (level.confab, level.floor)
-            lines.append("| \(level.concurrency) (open \(c.maxOpenStreams)) "
+            let held = level.reply.hasPrefix("held") ? " held" : ""
+            lines.append("| \(level.concurrency)\(held) (open \(c.maxOpenStreams)) "
                 + "| \(f(c.turnsPerSecond)) / \(f(fl.turnsPerSecond)) (\(f(level.turnsPerSecondOfFloor * 100, 0))%) "
                 + "| \(f(c.ttftP50Ms)) / \(f(fl.ttftP50Ms)) (\(f(level.ttftOverFloorP50Ms))) "
                 + "| \(f(c.ttftP99Ms)) / \(f(fl.ttftP99Ms)) (\(f(level.ttftOverFloorP99Ms))) "
-                + "| \(f(c.turnP50Ms)) / \(f(c.turnP99Ms)) | \(c.errors) / \(fl.errors) | \(f(c.cpuSecondsPer1000Turns, 2)) "
+                + "| \(f(c.turnP50Ms)) / \(f(c.turnP99Ms)) | \(c.errors) / \(fl.errors) | \(f(c.cpuSecondsPer1000Turns, 2)) (\(f(c.upstreamCPUSecondsPer1000Turns, 2))) "
                 + "| \(f(c.peakRSSMB)) | \(f(c.rssPerOpenStreamKB)) "
                 + "| \(f(c.redisRoundTripsPerTurn, 2)) / \(f(c.redisScriptsPerTurn, 2)) / \(f(c.redisCommandsPerTurn, 1)) |")
         }
         lines.append("")
-        lines.append("Idle RSS: \(f(idleRSSMB)) MB at start, \(f(idleRSSAfterMB)) MB after the run. \(workload); \(f(secondsPerLevel)) s per level and target.")
+        lines.append("Idle RSS: \(f(idleRSSMB)) MB at start, \(f(idleRSSAfterMB)) MB after the run. Reply: \(workload); "
+            + "held levels: \(levels.first { $0.reply.hasPrefix("held") }?.reply.dropFirst(11) ?? "none"). \(f(secondsPerLevel)) s per level and target.")
         return lines.joined(separator: "\n")
     }
 }

@@ -6,6 +6,7 @@ import RedisClient
 /// Redis commands and Confab's own count of round trips.
 struct Observer: Sendable {
     let probe: ProcessProbe
+    let upstreamProbe: ProcessProbe?
     let upstream: StreamingClient
     let confab: StreamingClient
     let redis: RedisClient
@@ -15,6 +16,7 @@ struct Observer: Sendable {
         let (commands, roundTrips) = (try await redisCommands(), try await confabRoundTrips())
         let scripts = try await redisCommands(only: ["cmdstat_evalsha:", "cmdstat_eval:"])
         let (cpu, ownCPU, rssBefore) = (probe.cpuSeconds(), ownCPUSeconds(), probe.residentKB())
+        let upstreamCPU = upstreamProbe?.cpuSeconds()
         let sampling = Task { [self] in
             var peak = (rss: 0, files: 0, open: 0)
             while !Task.isCancelled {
@@ -31,8 +33,11 @@ struct Observer: Sendable {
         var figures = Figures(samples)
         figures.maxOpenStreams = peak.open
         figures.loadGeneratorCPUSeconds = ownCPUSeconds() - ownCPU
-        guard confabOwn else { return figures }
         let turns = Double(max(samples.turns + samples.errors, 1))
+        if let upstreamProbe, let upstreamCPU {
+            figures.upstreamCPUSecondsPer1000Turns = (upstreamProbe.cpuSeconds() - upstreamCPU) / turns * 1000
+        }
+        guard confabOwn else { return figures }
         figures.cpuSecondsPer1000Turns = (probe.cpuSeconds() - cpu) / turns * 1000
         figures.peakRSSMB = Double(peak.rss) / 1024
         figures.rssPerOpenStreamKB = peak.open > 0 ? Double(max(peak.rss - rssBefore, 0)) / Double(peak.open) : nil

@@ -10,8 +10,10 @@ struct Target: Sendable {
     var prepare: @Sendable (_ user: String) async throws -> String
     var turn: @Sendable (_ user: String, _ prepared: String, _ number: Int) -> StreamingClient.Request
 
-    static func confab(_ client: StreamingClient) -> Target {
-        Target(name: "confab", client: client, prepare: { user in
+    /// `directives` go before each message: the test upstream reads `[[tokens=N]]`, `[[delay=MS]]`.
+    static func confab(_ client: StreamingClient, directives: String = "") -> Target {
+        let prefix = (directives.isEmpty ? "" : directives + " ").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return Target(name: "confab", client: client, prepare: { user in
             let reply = try await client.send(.init(method: .POST, uri: "/chat/start?user_id=\(user)", collect: true))
             let json = try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
             guard reply.ok, let session = json?["session_id"] as? String else {
@@ -19,14 +21,15 @@ struct Target: Sendable {
             }
             return session
         }, turn: { user, session, number in
-            .init(method: .GET, uri: "/chat/stream?user_id=\(user)&session_id=\(session)&message=hello%20\(number)",
+            .init(method: .GET, uri: "/chat/stream?user_id=\(user)&session_id=\(session)&message=\(prefix)hello%20\(number)",
                   textMarker: Array(#"data: {"content""#.utf8))
         })
     }
 
-    static func floor(_ client: StreamingClient) -> Target {
+    static func floor(_ client: StreamingClient, directives: String = "") -> Target {
         Target(name: "floor", client: client, prepare: { _ in "" }, turn: { user, _, number in
-            let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"hello \#(number) from \#(user)"}]}"#
+            let message = (directives.isEmpty ? "" : directives + " ") + "hello \(number) from \(user)"
+            let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"\#(message)"}]}"#
             return .init(method: .POST, uri: "/v1/chat/completions", body: Array(body.utf8),
                          textMarker: Array(#""delta":{"content":""#.utf8))
         })

@@ -5,6 +5,8 @@ import Logging
 public struct Settings: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
+    /// Connections waiting to be accepted; the kernel caps it at net.core.somaxconn.
+    public var listenBacklog = 4096
     public var redisURL = "redis://127.0.0.1:6379"
     public var redisPoolSize = 4
     public var openAIBaseURL = "http://127.0.0.1:8081/v1"
@@ -46,6 +48,7 @@ public struct Settings: Sendable {
         var s = Settings()
         s.host = read.string("CONFAB_HOST", s.host)
         s.port = try read.int("CONFAB_PORT", s.port, in: 1...65535)
+        s.listenBacklog = try read.int("CONFAB_LISTEN_BACKLOG", s.listenBacklog, in: 1...65535)
         s.redisURL = read.string("REDIS_URL", s.redisURL)
         guard s.redisURL.hasPrefix("redis://") else {
             throw SettingsError(name: "REDIS_URL", value: s.redisURL, expected: "a redis://host:port[/db] URL")

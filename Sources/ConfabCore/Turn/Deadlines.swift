@@ -15,27 +15,32 @@ final class Deadlines: Sendable {
         lastTick.store(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000, ordering: .relaxed)
     }
 
-    /// How long since the last piece (or the start, before the first one).
-    var silence: Duration {
-        let last = lastTick.load(ordering: .relaxed)
-        return ContinuousClock.now - (last < 0 ? start : start + .nanoseconds(last))
-    }
-
     /// Returns the name of the deadline that passed; throws CancellationError when cancelled first.
-    func watch() async throws -> String {
+    /// Meanwhile calls `keepAlive` after each `settings.keepAliveInterval` of silence, so one
+    /// timer per turn serves both.
+    func watch(keepAlive: () -> Void) async throws -> String {
         let total = start + settings.totalTimeout
+        var lastKeepAlive = start
         while true {
             let last = lastTick.load(ordering: .relaxed)
+            let lastPiece = last < 0 ? start : start + .nanoseconds(last)
             let (due, name) = last < 0
                 ? (start + settings.firstTokenTimeout, "first_token")
-                : (start + .nanoseconds(last) + settings.idleTimeout, "idle")
+                : (lastPiece + settings.idleTimeout, "idle")
             let (deadline, which) = due < total ? (due, name) : (total, "total")
-            if ContinuousClock.now >= deadline {
+            let now = ContinuousClock.now
+            if now >= deadline {
                 // A token may have arrived while we slept: only an unchanged clock means expiry.
                 if lastTick.load(ordering: .relaxed) == last { return which }
                 continue
             }
-            try await Task.sleep(until: deadline, clock: .continuous)
+            let nextKeepAlive = max(lastPiece, lastKeepAlive) + settings.keepAliveInterval
+            if now >= nextKeepAlive {
+                keepAlive()
+                lastKeepAlive = now
+                continue
+            }
+            try await Task.sleep(until: min(deadline, nextKeepAlive), clock: .continuous)
         }
     }
 }

@@ -147,7 +147,8 @@ public struct Turn: Sendable {
 
     /// Runs the model in a child task so deadlines and a shutdown can stop it; pieces come back
     /// through a stream and are handed to `forward` in this task, which owns the client. While
-    /// the model is silent, a keep-alive goes out now and then so proxies keep the stream open.
+    /// the model is silent, the deadline watcher sends a keep-alive now and then so proxies keep
+    /// the stream open.
     private func streamModel(stopper: Stopper, forward: (StreamEvent) async throws -> Void) async throws -> ModelCompletion {
         let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
         stopper.attach { sink.finish(throwing: $0) }
@@ -169,15 +170,8 @@ public struct Turn: Sendable {
                 }
             }
             group.addTask {
-                let expired = try await deadlines.watch()
+                let expired = try await deadlines.watch { sink.yield(.keepAlive) }
                 sink.finish(throwing: ModelError.timeout(expired))
-            }
-            let keepAlive = environment.settings.keepAliveInterval
-            group.addTask {
-                while true {
-                    try await Task.sleep(for: keepAlive)
-                    if deadlines.silence >= keepAlive { sink.yield(.keepAlive) }
-                }
             }
             for try await piece in pieces {
                 switch piece {
