@@ -15,6 +15,8 @@ struct Figures: Codable, Sendable {
     var loadGeneratorCPUSeconds = 0.0
     /// CPU the test upstream used per 1,000 turns in the run (with --upstream-pid).
     var upstreamCPUSecondsPer1000Turns: Double?
+    /// The test upstream's peak memory in the run (with --upstream-pid), for scale.
+    var upstreamPeakRSSMB: Double?
     // Confab's own, from /proc, Redis INFO and its /metrics; nil for the floor.
     var cpuSecondsPer1000Turns: Double?
     var peakRSSMB: Double?

@@ -18,9 +18,10 @@ struct Observer: Sendable {
         let (cpu, ownCPU, rssBefore) = (probe.cpuSeconds(), ownCPUSeconds(), probe.residentKB())
         let upstreamCPU = upstreamProbe?.cpuSeconds()
         let sampling = Task { [self] in
-            var peak = (rss: 0, files: 0, open: 0)
+            var peak = (rss: 0, files: 0, open: 0, upstreamRSS: 0)
             while !Task.isCancelled {
                 peak.rss = max(peak.rss, probe.residentKB())
+                peak.upstreamRSS = max(peak.upstreamRSS, upstreamProbe?.residentKB() ?? 0)
                 peak.files = max(peak.files, probe.openFiles())
                 peak.open = max(peak.open, (try? await openStreams()) ?? 0)
                 try? await Task.sleep(for: .milliseconds(100))
@@ -32,6 +33,7 @@ struct Observer: Sendable {
         let peak = await sampling.value
         var figures = Figures(samples)
         figures.maxOpenStreams = peak.open
+        if upstreamProbe != nil { figures.upstreamPeakRSSMB = Double(peak.upstreamRSS) / 1024 }
         figures.loadGeneratorCPUSeconds = ownCPUSeconds() - ownCPU
         let turns = Double(max(samples.turns + samples.errors, 1))
         if let upstreamProbe, let upstreamCPU {
