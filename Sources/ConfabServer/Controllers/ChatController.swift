@@ -22,8 +22,8 @@ struct ChatController<Context: RequestContext>: Sendable {
     @Sendable func start(_ request: Request, context: Context) async throws -> Response {
         var request = request
         let fields = try await validate.jsonFields(&request)
-        let user = try validate.userID(fields["user_id"] ?? request.query("user_id"))
-        let persona = try validate.persona(fields["role"] ?? request.query("role"))
+        let user = try validate.oneOf(body: fields["user_id"], query: request.query("user_id"), validate.userID)
+        let persona = try validate.oneOf(body: fields["role"], query: request.query("role"), validate.persona)
         let session = try await storage { try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970) }
         return try JSONBody.response(StartReply(sessionID: session.id, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
                                                 persona: persona.id, session: session))

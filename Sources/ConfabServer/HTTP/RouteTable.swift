@@ -1,36 +1,64 @@
 import Hummingbird
+import NIOConcurrencyHelpers
 
-/// Adds routes to a router and remembers them, so that every other method on a known path
-/// answers 405 with an `Allow` header (Hummingbird would answer 404), and so the API's routes
-/// can be listed.
+/// Adds routes to a router and remembers them, so the API's routes can be listed and so that
+/// any other method on a known path answers 405 with an `Allow` header (Hummingbird would
+/// answer 404): see `MethodCheck`.
 final class RouteTable<Context: RequestContext> {
     let router: Router<Context>
-    private(set) var methods: [String: [HTTPRequest.Method]] = [:]
+    let paths = RoutePaths()
 
     init(router: Router<Context>) { self.router = router }
+
+    var methods: [String: [HTTPRequest.Method]] { paths.methods }
 
     func on(_ method: HTTPRequest.Method, _ path: String,
             use handler: @escaping @Sendable (Request, Context) async throws -> Response) {
         router.on(RouterPath(path), method: method, use: handler)
-        methods[path, default: []].append(method)
+        paths.add(method, path)
     }
 
     func get(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.get, path, use: handler) }
     func post(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.post, path, use: handler) }
     func delete(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.delete, path, use: handler) }
+}
 
-    /// Call once every route is added.
-    func refuseOtherMethods() {
-        let all: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
-        for (path, allowed) in methods {
-            let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            for method in all where !allowed.contains(method) {
-                router.on(RouterPath(path), method: method) { request, _ -> Response in
-                    throw APIError(.methodNotAllowed, code: "method_not_allowed",
-                                   "\(request.method.rawValue) is not allowed here; use \(allow)",
-                                   headers: [.allow: allow])
-                }
+/// The routes' paths (`/chat/history/{session_id}`) with their methods.
+final class RoutePaths: Sendable {
+    private let table = NIOLockedValueBox<[String: [HTTPRequest.Method]]>([:])
+
+    var methods: [String: [HTTPRequest.Method]] { table.withLockedValue { $0 } }
+
+    func add(_ method: HTTPRequest.Method, _ path: String) {
+        table.withLockedValue { $0[path, default: []].append(method) }
+    }
+
+    /// The methods of the route matching `path`, where `{name}` matches any one segment; nil
+    /// when no route has this path.
+    func allowed(at path: String) -> [HTTPRequest.Method]? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        return methods.first { pattern, _ in
+            let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == segments.count && zip(parts, segments).allSatisfy { part, segment in
+                part.hasPrefix("{") ? !segment.isEmpty : part == segment
             }
+        }?.value
+    }
+}
+
+/// Answers 405 with `Allow` for a method a known path does not take — any method, TRACE and
+/// QUERY included — before the router would answer 404.
+struct MethodCheck<Context: RequestContext>: RouterMiddleware {
+    let routes: RoutePaths
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let allowed = routes.allowed(at: request.uri.path) else { return try await next(request, context) }
+        let accepted = allowed + (allowed.contains(.get) ? [.head] : []) + [.options]
+        guard accepted.contains(request.method) else {
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            throw APIError(.methodNotAllowed, code: "method_not_allowed",
+                           "\(request.method.rawValue) is not allowed here; use \(allow)", headers: [.allow: allow])
         }
+        return try await next(request, context)
     }
 }

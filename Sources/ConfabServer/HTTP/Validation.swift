@@ -46,7 +46,7 @@ struct Validation: Sendable {
             throw APIError(.badRequest, code: "empty_message", "message must not be empty")
         }
         guard raw.count <= settings.maxMessageChars else {
-            throw APIError(.contentTooLarge, code: "message_too_long", "message must be at most \(settings.maxMessageChars) characters")
+            throw APIError(.badRequest, code: "message_too_long", "message must be at most \(settings.maxMessageChars) characters")
         }
         return raw
     }
@@ -57,6 +57,17 @@ struct Validation: Sendable {
                            "unknown role '\(raw ?? "")'; known: \(personas.personas.map(\.id).joined(separator: ", "))")
         }
         return persona
+    }
+
+    /// A field that may come in the body or the query: each given one must be valid, and two
+    /// must agree.
+    func oneOf<T: Equatable>(body: String?, query: String?, _ check: (String?) throws -> T) throws -> T {
+        guard let body, let query else { return try check(body ?? query) }
+        let (fromBody, fromQuery) = (try check(body), try check(query))
+        guard fromBody == fromQuery else {
+            throw APIError(.badRequest, code: "conflicting_fields", "the body and the query give different values for the same field")
+        }
+        return fromBody
     }
 
     /// Runs a store call on the session named in the path (`{session_id}`) for the user in the
