@@ -10,6 +10,7 @@ public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicReque
     let routes = RouteTable(router: router)
     router.add(middleware: CORS(origins: dependencies.settings.corsOrigins))
     router.add(middleware: JSONErrorMiddleware())
+    router.add(middleware: ShutdownGate(activeTurns: dependencies.turns.activeTurns))
     router.add(middleware: MethodCheck(routes: routes.paths))
     // The page, and the API's OpenAPI document at /openapi.json.
     router.add(middleware: FileMiddleware(dependencies.settings.staticDir, searchForIndexHtml: true))

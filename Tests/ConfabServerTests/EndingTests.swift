@@ -68,20 +68,10 @@ import TestSupport
             #expect(second.errorCode == "session_busy")
 
             // A second Confab instance on the same Redis sees the same lock.
-            var settings = h.dependencies.settings
-            settings.port = 0
-            var logger = Logger(label: "second")
-            logger.logLevel = .critical
-            let other = try ConfabDependencies.live(settings: settings, logger: logger)
-            let (ports, sink) = AsyncStream<Int>.makeStream()
-            let app = buildApplication(other, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
-            try await withRunningApplication(app, ports: ports) { port in
-                let elsewhere = Harness(baseURL: "http://127.0.0.1:\(port)", redisServer: h.redisServer, redis: h.redis,
-                                        upstream: h.upstream, upstreamURL: h.upstreamURL, dependencies: other, http: h.http)
+            try await h.withSecondInstance { elsewhere in
                 let third = try await elsewhere.request(.GET, h.streamPath(user: "sam", session: session, message: "three"))
                 #expect(third.status == 409)
             }
-            await other.shutdown()
             #expect(try await first.last["status"] as? String == "complete")
             let history = try await h.get("/chat/history?user_id=sam&session_id=\(session)").json["messages"] as? [[String: Any]]
             #expect(history?.map { $0["role"] as? String } == ["user", "assistant"], "no message from the refused requests")
@@ -97,10 +87,12 @@ import TestSupport
             let seen = try await turn
             #expect((seen.last["error"] as? [String: Any])?["code"] as? String == "shutdown")
             #expect(seen.data.last == "[DONE]")
-            let replies = try await storedReplies(h, "sue", session)
-            #expect(replies.first?["status"] as? String == "partial")
-            #expect(replies.first?["reason"] as? String == "shutdown")
-            #expect(replies.first?["content"] as? String == seen.text)
+            // The API refuses everything while shutting down: read the store itself.
+            let reply = try await h.dependencies.turns.store.history(user: "sue", session: session)?.last
+            #expect(reply?.status == .partial)
+            #expect(reply?.reason == "shutdown")
+            #expect(reply?.content == seen.text)
+            #expect(try await h.get("/chat/sessions?user_id=sue").status == 503, "new requests are refused")
             let refused = try await h.request(.GET, h.streamPath(user: "sue", session: session, message: "more"))
             #expect(refused.status == 503)
             #expect(try await h.get("/ready").status == 503)

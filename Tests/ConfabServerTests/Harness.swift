@@ -120,6 +120,32 @@ struct Harness: Sendable {
         Issue.record("no reply started streaming for \(session)")
     }
 
+    /// Runs a second Confab instance on the same Redis and upstream while `body` runs.
+    func withSecondInstance(_ body: (Harness) async throws -> Void) async throws {
+        var settings = dependencies.settings
+        settings.port = 0
+        var logger = Logger(label: "second")
+        logger.logLevel = .critical
+        let other = try ConfabDependencies.live(settings: settings, logger: logger)
+        let (ports, sink) = AsyncStream<Int>.makeStream()
+        let app = buildApplication(other, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
+        do {
+            try await withRunningApplication(app, ports: ports) { port in
+                try await body(Harness(baseURL: "http://127.0.0.1:\(port)", redisServer: redisServer, redis: redis,
+                                       upstream: upstream, upstreamURL: upstreamURL, dependencies: other, http: http))
+            }
+        } catch {
+            await other.shutdown()
+            throw error
+        }
+        await other.shutdown()
+    }
+
+    /// The stored messages of a session, oldest first.
+    func history(_ user: String, _ session: String) async throws -> [[String: Any]] {
+        try await get("/chat/history?user_id=\(user)&session_id=\(session)").json["messages"] as? [[String: Any]] ?? []
+    }
+
     func keys(_ pattern: String = "*") async throws -> [String] {
         try await redis.send(RedisCommand("KEYS", pattern)).check().array?.compactMap(\.string).sorted() ?? []
     }
@@ -128,9 +154,9 @@ struct Harness: Sendable {
 /// Starts Redis, the test upstream and Confab (with `configure` applied to its settings),
 /// runs `body`, and stops them all.
 func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
-                upstream options: TestUpstream.Options = .init(),
+                upstream options: TestUpstream.Options = .init(), appendOnlyRedis: Bool = false,
                 _ body: @Sendable (Harness) async throws -> Void) async throws {
-    let redisServer = try await RedisServer()
+    let redisServer = try await RedisServer(appendOnly: appendOnlyRedis)
     defer { redisServer.stop() }
     try await UpstreamServer.run(options: options) { upstreamURL, upstream in
         var settings = Settings()
@@ -145,7 +171,10 @@ func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
         let dependencies = try ConfabDependencies.live(settings: settings, logger: logger)
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = buildApplication(dependencies, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        // Tests run hundreds of streams at once; AsyncHTTPClient would queue all but 8.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 1000
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         let redis = redisServer.client()
         do {
             try await withRunningApplication(app, ports: ports) { port in

@@ -58,7 +58,8 @@ import TestSupport
         }
     }
 
-    /// The real binary: SIGTERM mid-stream stores the partial with reason shutdown and exits.
+    /// The real binary: SIGTERM with 50 streams in flight stores each partial with reason
+    /// shutdown, refuses new requests and exits within the grace period.
     @Test func sigtermStoresPartialsAndExits() async throws {
         let binary = Harness.packageRoot.appendingPathComponent(".build/debug/confab").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -77,21 +78,37 @@ import TestSupport
             let other = Harness(baseURL: "http://127.0.0.1:\(port)", redisServer: h.redisServer, redis: h.redis, upstream: h.upstream,
                                 upstreamURL: h.upstreamURL, dependencies: h.dependencies, http: h.http)
             for _ in 0..<100 where (try? await other.get("/health"))?.status != 200 { try await Task.sleep(for: .milliseconds(50)) }
-            let session = try await other.startSession("term")
-            async let turn = other.stream(other.streamPath(user: "term", session: session, message: "[[tokens=1000]] [[delay=10]] go"))
-            try await h.waitUntilStreaming("term", session)
+            // 50 streams in flight when SIGTERM arrives.
+            var started: [String] = []
+            for _ in 0..<50 { started.append(try await other.startSession("term")) }
+            let sessions = started
+            let turns = Task {
+                try await withThrowingTaskGroup(of: (String, Harness.Stream).self) { group in
+                    for session in sessions {
+                        group.addTask { (session, try await other.stream(other.streamPath(user: "term", session: session, message: "[[tokens=1000]] [[delay=10]] go"))) }
+                    }
+                    return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+                }
+            }
+            for session in sessions { try await h.waitUntilStreaming("term", session) }
             let signalled = ContinuousClock.now
             confab.signal(SIGTERM)
-            let seen = try await turn
+            // New requests are refused (503 while draining, or no connection once it has stopped).
+            let refused = try? await other.request(.POST, "/chat/start?user_id=term")
+            #expect(refused == nil || refused?.status == 503, "a new request during shutdown: \(String(describing: refused?.status))")
+            let seen = try await turns.value
             #expect(await confab.waitForExit(timeout: .seconds(6)), "Confab exits within its grace period")
             #expect(ContinuousClock.now - signalled < .seconds(6))
-            #expect((seen.last["error"] as? [String: Any])?["code"] as? String == "shutdown", "\(seen.data.suffix(2))")
-            #expect(seen.data.last == "[DONE]")
-            let replies = try await h.get("/chat/history?user_id=term&session_id=\(session)").json["messages"] as? [[String: Any]]
-            #expect(replies?.last?["status"] as? String == "partial")
-            #expect(replies?.last?["reason"] as? String == "shutdown")
-            #expect(replies?.last?["content"] as? String == seen.text)
-            #expect(try await h.keys("*lock*").isEmpty, "the session lock was released")
+            for (session, stream) in seen {
+                #expect((stream.last["error"] as? [String: Any])?["code"] as? String == "shutdown", "\(stream.data.suffix(2))")
+                #expect(stream.data.last == "[DONE]")
+                let history = try await h.history("term", session)
+                #expect(history.map { $0["role"] as? String } == ["user", "assistant"], "nothing half-written")
+                #expect(history.last?["status"] as? String == "partial")
+                #expect(history.last?["reason"] as? String == "shutdown")
+                #expect(history.last?["content"] as? String == stream.text)
+            }
+            #expect(try await h.keys("*lock*").isEmpty, "every session lock was released")
             await confab.stop(signal: SIGKILL)
         }
     }

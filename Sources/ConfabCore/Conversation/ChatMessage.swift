@@ -74,10 +74,18 @@ public struct ErrorInfo: Codable, Sendable, Equatable, Error {
     public var message: String
     public var type: String
     public var code: String
+    /// Seconds to wait before trying again, when the model server said so (HTTP 429/503 Retry-After).
+    public var retryAfter: Int?
 
-    public init(message: String, type: String, code: String) {
+    public init(message: String, type: String, code: String, retryAfter: Int? = nil) {
         self.message = message
         self.type = type
         self.code = code
+        self.retryAfter = retryAfter
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case message, type, code
+        case retryAfter = "retry_after"
     }
 }

@@ -54,8 +54,9 @@ public enum ModelError: Error, Sendable, Equatable {
     /// The error as the client sees it and as it is stored with the partial reply.
     public var info: ErrorInfo {
         switch self {
-        case .http(let status, let message, _):
-            ErrorInfo(message: "model server answered HTTP \(status): \(message)", type: "upstream_error", code: "upstream_http_\(status)")
+        case .http(let status, let message, let retryAfter):
+            ErrorInfo(message: "model server answered HTTP \(status): \(message)", type: "upstream_error", code: "upstream_http_\(status)",
+                      retryAfter: retryAfter.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) })
         case .streamError(let message):
             ErrorInfo(message: "model server reported an error: \(message)", type: "upstream_error", code: "upstream_stream_error")
         case .interrupted:
