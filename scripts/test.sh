@@ -10,7 +10,11 @@ started=$(date +%s)
 echo "test: building"
 swift build --build-tests
 echo "test: swift tests"
-swift test --skip-build
+swift test --skip-build --skip FaultsUnderLoadTests
+# The fault suite loads both cores with hundreds of streams: it runs on its own so its
+# 1-second promises are measured on a machine it does not share with the other suites.
+echo "test: fault suite under load"
+swift test --skip-build --filter FaultsUnderLoadTests
 echo "test: browser, compose and end-to-end tests"
 .venv/bin/python -m pytest -q system-tests "$@"
 echo "test: all passed in $(( $(date +%s) - started ))s"

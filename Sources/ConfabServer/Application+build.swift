@@ -12,6 +12,7 @@ public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicReque
     router.add(middleware: JSONErrorMiddleware())
     router.add(middleware: ShutdownGate(activeTurns: dependencies.turns.activeTurns))
     router.add(middleware: MethodCheck(routes: routes.paths))
+    router.add(middleware: QueryEncodingCheck())
     // The page, and the API's OpenAPI document at /openapi.json.
     router.add(middleware: FileMiddleware(dependencies.settings.staticDir, searchForIndexHtml: true))
     addAPIRoutes(to: routes, dependencies)
@@ -37,11 +38,15 @@ private func addAPIRoutes<Context: RequestContext>(to routes: RouteTable<Context
 /// `onServerRunning` is told the listening channel (tests read the port from it).
 public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger,
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
-    Application(router: buildRouter(dependencies),
-                configuration: .init(address: .hostname(dependencies.settings.host, port: dependencies.settings.port),
-                                     serverName: "Confab", backlog: dependencies.settings.listenBacklog),
-                onServerRunning: onServerRunning,
-                logger: logger)
+    let settings = dependencies.settings
+    return Application(router: buildRouter(dependencies),
+                       // A stalled request (slow loris) or an idle keep-alive connection is closed;
+                       // a streaming reply is not (Hummingbird counts only time spent reading).
+                       server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(settings.requestIdleTimeout * 1000)))),
+                       configuration: .init(address: .hostname(settings.host, port: settings.port),
+                                            serverName: "Confab", backlog: settings.listenBacklog),
+                       onServerRunning: onServerRunning,
+                       logger: logger)
 }
 
 /// Runs Confab until SIGINT or SIGTERM. On a signal the running turns end first (their partial

@@ -29,7 +29,7 @@ import TestUpstream
             let settings = TurnSettings(prompt: PromptBuilder(window: 20, characterBudget: 10_000), firstTokenTimeout: firstToken,
                                         idleTimeout: idle, totalTimeout: total, debugCapture: true)
             let store = InMemoryConversationStore()
-            let session = await store.createSession(user: "u1", persona: "assistant", now: 1).id
+            let session = await store.createSession(user: "u1", persona: "assistant", now: 1)!.id
             let environment = TurnEnvironment(store: store, model: model, personas: PersonaCatalog(), settings: settings,
                                               activeTurns: ActiveTurns(), logger: Logger(label: "test"))
             do {

@@ -47,7 +47,7 @@ public func withRunningApplication<T: Sendable>(_ app: some ApplicationProtocol,
 extension TestUpstream.Stats {
     /// Waits until no request is open, up to `timeout` (the upstream notices a closed client
     /// within ~50 ms; a loaded machine takes longer). Returns false if requests are still open.
-    public func becomesIdle(within timeout: Duration = .seconds(2)) async -> Bool {
+    public func becomesIdle(within timeout: Duration = .seconds(5)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while active > 0 {
             if ContinuousClock.now >= deadline { return false }

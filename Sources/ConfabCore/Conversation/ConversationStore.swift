@@ -1,7 +1,8 @@
 /// Where conversations live. `RedisConversationStore` is the real one; `InMemoryConversationStore`
 /// serves tests of the turn logic. Every method scopes to one user: another user's session is unknown.
 public protocol ConversationStore: Sendable {
-    func createSession(user: String, persona: String, now: Double) async throws -> SessionInfo
+    /// A new session; nil when the user already has `maxSessions` (the oldest must be deleted first).
+    func createSession(user: String, persona: String, now: Double, maxSessions: Int) async throws -> SessionInfo?
     /// The user's sessions, newest activity first.
     func sessions(user: String, limit: Int) async throws -> [SessionInfo]
     /// All stored messages oldest first, or nil when the session is unknown.

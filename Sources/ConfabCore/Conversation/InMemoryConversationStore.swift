@@ -15,7 +15,8 @@ public actor InMemoryConversationStore: ConversationStore {
 
     public init(cap: Int = 50) { self.cap = cap }
 
-    public func createSession(user: String, persona: String, now: Double) -> SessionInfo {
+    public func createSession(user: String, persona: String, now: Double, maxSessions: Int = .max) -> SessionInfo? {
+        guard sessions[user, default: [:]].count < maxSessions else { return nil }
         let info = SessionInfo(id: UUID().uuidString.lowercased(), title: "", persona: persona,
                                createdAt: now, updatedAt: now, messageCount: 0)
         sessions[user, default: [:]][info.id] = Session(info: info)

@@ -16,18 +16,13 @@ public struct RedisConversationStore: ConversationStore {
         self.debugTTLSeconds = debugTTLSeconds
     }
 
-    public func createSession(user: String, persona: String, now: Double) async throws -> SessionInfo {
+    public func createSession(user: String, persona: String, now: Double, maxSessions: Int) async throws -> SessionInfo? {
         let keys = RedisKeys(user: user)
         let info = SessionInfo(id: UUID().uuidString.lowercased(), title: "", persona: persona,
                                createdAt: now, updatedAt: now, messageCount: 0)
-        _ = try await redis.transaction([
-            RedisCommand("HSET", keys.session(info.id), "title", "", "persona", persona,
-                         "created_at", now, "updated_at", now, "count", 0),
-            RedisCommand("EXPIRE", keys.session(info.id), ttlSeconds),
-            RedisCommand("ZADD", keys.sessions, now, info.id),
-            RedisCommand("EXPIRE", keys.sessions, ttlSeconds),
-        ])
-        return info
+        let created = try await redis.eval(RedisScripts.createSession, keys: [keys.sessions, keys.session(info.id)],
+                                           arguments: [maxSessions, now, persona, info.id, ttlSeconds])
+        return created.int == 1 ? info : nil
     }
 
     public func sessions(user: String, limit: Int) async throws -> [SessionInfo] {

@@ -5,6 +5,18 @@ import RedisClient
 enum RedisScripts {
     /// KEYS: session, messages, sessions, lock.
     /// ARGV: lock token, lock ms, window, message JSON, cap, ttl, now, session id, title, persona.
+    /// KEYS: sessions index, session hash. ARGV: most sessions, now, persona, id, TTL seconds.
+    /// Index entries older than the TTL (their session expired) are dropped before counting.
+    static let createSession = RedisScript("""
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[5]))
+        if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[2], 'title', '', 'persona', ARGV[3], 'created_at', ARGV[2], 'updated_at', ARGV[2], 'count', 0)
+        redis.call('EXPIRE', KEYS[2], ARGV[5])
+        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+        redis.call('EXPIRE', KEYS[1], ARGV[5])
+        return 1
+        """)
+
     static let beginTurn = RedisScript("""
         if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
         if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end

@@ -24,6 +24,9 @@ public struct Settings: Sendable {
     /// A regular expression user ids must also match (on top of the safe character set); empty for none.
     public var userIDPattern = ""
     public var sessionListLimit = 100
+    public var maxSessionsPerUser = 1000
+    /// Seconds a connection may send nothing while its request is read, or idle between requests.
+    public var requestIdleTimeout = 30.0
     public var corsOrigins: [String] = []
     public var logLevel = Logger.Level.info
     public var staticDir = "static"
@@ -87,6 +90,8 @@ public struct Settings: Sendable {
         s.idleTimeout = try read.seconds("CONFAB_IDLE_TIMEOUT", s.idleTimeout)
         s.turnTimeout = try read.seconds("CONFAB_TURN_TIMEOUT", s.turnTimeout)
         s.debugCapture = try read.bool("CONFAB_DEBUG_CAPTURE", s.debugCapture)
+        s.maxSessionsPerUser = try read.int("CONFAB_MAX_SESSIONS_PER_USER", s.maxSessionsPerUser, in: 1...1_000_000)
+        s.requestIdleTimeout = try read.seconds("CONFAB_REQUEST_IDLE_TIMEOUT", s.requestIdleTimeout)
         s.eventLoopExecutor = try read.bool("CONFAB_EVENT_LOOP_EXECUTOR", s.eventLoopExecutor)
         s.debugCaptureTTLSeconds = try read.int("CONFAB_DEBUG_CAPTURE_TTL_SECONDS", s.debugCaptureTTLSeconds, in: 1...7 * 24 * 3600)
         s.shutdownGraceSeconds = try read.seconds("CONFAB_SHUTDOWN_GRACE", s.shutdownGraceSeconds)

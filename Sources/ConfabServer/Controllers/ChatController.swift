@@ -24,7 +24,14 @@ struct ChatController<Context: RequestContext>: Sendable {
         let fields = try await validate.jsonFields(&request)
         let user = try validate.oneOf(body: fields["user_id"], query: request.query("user_id"), validate.userID)
         let persona = try validate.oneOf(body: fields["role"], query: request.query("role"), validate.persona)
-        let session = try await storage { try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970) }
+        let limit = validate.settings.maxSessionsPerUser
+        let created = try await storage {
+            try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970, maxSessions: limit)
+        }
+        guard let session = created else {
+            throw APIError(.conflict, code: "session_limit_reached",
+                           "this user already has \(limit) sessions; delete some (DELETE /chat/sessions/{id}) first")
+        }
         return try JSONBody.response(StartReply(sessionID: session.id, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
                                                 persona: persona.id, session: session))
     }

@@ -84,19 +84,20 @@ struct Validation: Sendable {
     func jsonFields(_ request: inout Request) async throws -> [String: String] {
         let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
         guard buffer.readableBytes > 0 else { return [:] }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(buffer: buffer))
-        } catch {
-            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON")
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
         }
-        guard let dictionary = object as? [String: Any] else {
+        // The one-pass reader refuses nesting deeper than 64 levels, so a hostile body cannot
+        // exhaust the stack.
+        guard let json = try? JSONValue.parse(text) else {
+            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON (or nests deeper than 64 levels)")
+        }
+        guard case .object(let members) = json else {
             throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object")
         }
         var fields: [String: String] = [:]
-        for (key, value) in dictionary {
-            if value is NSNull { continue }
-            guard let string = value as? String else {
+        for (key, value) in members where value != .null {
+            guard let string = value.string else {
                 throw APIError(.badRequest, code: "invalid_field", "\(key) must be a string")
             }
             fields[key] = string

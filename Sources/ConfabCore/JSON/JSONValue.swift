@@ -1,7 +1,7 @@
-/// A JSON value read straight from bytes. The upstream sends one small JSON object per token,
-/// and Foundation's Codable `JSONDecoder` spent a tenth of Confab's CPU on them
-/// (docs/PERFORMANCE.md); this reader does the same work in a single pass.
-enum JSONValue: Sendable, Equatable {
+/// A JSON value read in one pass. The upstream sends one small JSON object per token, and
+/// Foundation's Codable `JSONDecoder` spent a tenth of Confab's CPU on them
+/// (docs/PERFORMANCE.md); request bodies use it too, for its nesting limit.
+public enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
@@ -9,30 +9,30 @@ enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
 
-    var string: String? {
+    public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    var int: Int? {
+    public var int: Int? {
         if case .number(let value) = self, let exact = Int(exactly: value) { return exact }
         return nil
     }
 
-    var array: [JSONValue]? {
+    public var array: [JSONValue]? {
         if case .array(let values) = self { return values }
         return nil
     }
 
-    struct SyntaxError: Error {}
+    public struct SyntaxError: Error {}
 
     /// Parses one JSON text; nesting deeper than 64 levels is refused.
-    static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
+    public static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
         var reader = JSONReader(bytes: Array(text.utf8))
         let value = try reader.value(depth: 0)
         reader.skipSpace()
