@@ -57,7 +57,7 @@ import TestSupport
             let stalled = try RawConnection(port: port)
             try stalled.send("POST /chat/stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"us")
             #expect(try await h.get("/health").status == 200, "other clients are served meanwhile")
-            #expect(stalled.waitForClose(seconds: 5), "the stalled connection is closed after CONFAB_REQUEST_IDLE_TIMEOUT")
+            #expect(await stalled.waitForClose(seconds: 5), "the stalled connection is closed after CONFAB_REQUEST_IDLE_TIMEOUT")
         }
     }
 

@@ -93,9 +93,17 @@ import TestSupport
             for session in sessions { try await h.waitUntilStreaming("term", session) }
             let signalled = ContinuousClock.now
             confab.signal(SIGTERM)
-            // New requests are refused (503 while draining, or no connection once it has stopped).
-            let refused = try? await other.request(.POST, "/chat/start?user_id=term")
-            #expect(refused == nil || refused?.status == 503, "a new request during shutdown: \(String(describing: refused?.status))")
+            // Once the shutdown has begun, a new request (on a new connection) is refused: 503
+            // while draining, or no connection at all once the listener is closed.
+            var refused = false
+            for _ in 0..<200 where !refused {
+                guard let connection = try? RawConnection(port: port) else { refused = true; break }
+                try? connection.send("POST /chat/start?user_id=term HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                let answer = await connection.readUntilClosed(seconds: 2)
+                refused = answer.isEmpty || answer.hasPrefix("HTTP/1.1 503")
+                if !refused { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(refused, "new requests are refused during shutdown")
             let seen = try await turns.value
             #expect(await confab.waitForExit(timeout: .seconds(6)), "Confab exits within its grace period")
             #expect(ContinuousClock.now - signalled < .seconds(6))

@@ -24,14 +24,35 @@ public final class RawConnection: @unchecked Sendable {
         guard write(fd, bytes, bytes.count) == bytes.count else { throw TestSupportError("write failed: errno \(errno)") }
     }
 
-    /// Whether the server closes the connection (a read returns end of file or an error) within `seconds`.
-    public func waitForClose(seconds: Double) -> Bool {
+    /// What the server sends until it closes the connection, or until `seconds` pass.
+    public func readUntilClosed(seconds: Double) async -> String {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            guard poll(&poller, 1, 100) > 0 else { continue }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            if read(fd, &buffer, buffer.count) <= 0 { return true }
+        var received: [UInt8] = []
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if poll(&poller, 1, 0) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = read(fd, &buffer, buffer.count)
+                if count <= 0 { break }
+                received += buffer.prefix(count)
+            } else {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Whether the server closes the connection (a read returns end of file or an error) within
+    /// `seconds`. Polls without blocking, so it holds no thread of Swift's small pool.
+    public func waitForClose(seconds: Double) async -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if poll(&poller, 1, 0) > 0 {
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                if read(fd, &buffer, buffer.count) <= 0 { return true }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return false
     }
