@@ -105,6 +105,15 @@ def local_model():
     proc.stop()
 
 
+class BaseURL(str):
+    """Confab's base URL, carrying the process id (for /proc figures)."""
+
+    def __new__(cls, url, pid):
+        value = super().__new__(cls, url)
+        value.pid = pid
+        return value
+
+
 @pytest.fixture
 def start_confab():
     """Starts Confab against a given Redis and model; returns its base URL."""
@@ -119,7 +128,7 @@ def start_confab():
         proc = Proc("confab", [binary, "serve", "--env-file", "/nonexistent"], env=env)
         started.append(proc)
         proc.wait_http(f"http://127.0.0.1:{port}/health")
-        return f"http://127.0.0.1:{port}"
+        return BaseURL(f"http://127.0.0.1:{port}", proc.popen.pid)
 
     yield start
     for proc in started:
