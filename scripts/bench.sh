@@ -25,13 +25,7 @@ bin=.build/release
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 2,000 streams need ~8,000 descriptors in all
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 mkdir -p .run/bench
-pids=()
-cleanup() {
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
+. scripts/processes.sh
 wait_for() {  # wait_for NAME COMMAND...
   local name=$1; shift
   for _ in $(seq 1 200); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done

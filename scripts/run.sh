@@ -8,13 +8,7 @@ bash scripts/setup.sh
 
 if [ -f .env ]; then set -a; . ./.env; set +a; fi
 mkdir -p .run
-pids=()
-cleanup() {
-  trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
+. scripts/processes.sh
 
 wait_for() {  # wait_for NAME URL-or-port
   for _ in $(seq 1 100); do

@@ -12,12 +12,7 @@ import TestSupport
         return messages.filter { $0["role"] as? String == "assistant" }
     }
 
-    @Test(arguments: [
-        ("[[fault=http500]]", "upstream_http_500"), ("[[fault=http429]]", "upstream_http_429"),
-        ("[[fault=http401]]", "upstream_http_401"), ("[[fault=error-event]] a b c d", "upstream_stream_error"),
-        ("[[fault=cut]] a b c d", "upstream_interrupted"), ("[[fault=hang-first]]", "upstream_timeout_first_token"),
-        ("[[fault=hang-mid]] a b c d", "upstream_timeout_idle"),
-    ])
+    @Test(arguments: modelFaults)
     func modelFailuresAreStoredAsErrorsAndReported(message: String, code: String) async throws {
         try await withConfab(configure: { $0.firstTokenTimeout = 0.5; $0.idleTimeout = 0.5 }) { h in
             let session = try await h.startSession("erin")

@@ -28,12 +28,7 @@ import TestSupport
         MetricsTests.samples(try await h.get("/metrics").body)["confab_active_streams"]
     }
 
-    @Test(arguments: [
-        ("[[fault=http500]]", "upstream_http_500"), ("[[fault=http429]]", "upstream_http_429"),
-        ("[[fault=http401]]", "upstream_http_401"), ("[[fault=error-event]] a b c d", "upstream_stream_error"),
-        ("[[fault=cut]] a b c d", "upstream_interrupted"), ("[[fault=hang-first]]", "upstream_timeout_first_token"),
-        ("[[fault=hang-mid]] a b c d", "upstream_timeout_idle"),
-    ])
+    @Test(arguments: modelFaults)
     func modelFailuresUnderLoad(message: String, code: String) async throws {
         let deadline = 1.5
         try await withConfab(configure: { $0.firstTokenTimeout = deadline; $0.idleTimeout = deadline }) { h in

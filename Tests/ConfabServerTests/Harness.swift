@@ -152,6 +152,15 @@ struct Harness: Sendable {
     }
 }
 
+/// Every way the test upstream can fail, as a message directive, with the error code the
+/// client must get and the stored reply must carry.
+let modelFaults: [(message: String, code: String)] = [
+    ("[[fault=http500]]", "upstream_http_500"), ("[[fault=http429]]", "upstream_http_429"),
+    ("[[fault=http401]]", "upstream_http_401"), ("[[fault=error-event]] a b c d", "upstream_stream_error"),
+    ("[[fault=cut]] a b c d", "upstream_interrupted"), ("[[fault=hang-first]]", "upstream_timeout_first_token"),
+    ("[[fault=hang-mid]] a b c d", "upstream_timeout_idle"),
+]
+
 /// Starts Redis, the test upstream and Confab (with `configure` applied to its settings),
 /// runs `body`, and stops them all.
 func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
