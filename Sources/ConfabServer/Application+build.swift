@@ -29,7 +29,7 @@ public func apiRoutes(_ dependencies: ConfabDependencies) -> [String: [String]] 
 private func addAPIRoutes<Context: RequestContext>(to routes: RouteTable<Context>, _ dependencies: ConfabDependencies) {
     let validation = Validation(settings: dependencies.settings, personas: dependencies.turns.personas)
     ServiceController(store: dependencies.turns.store, personas: dependencies.turns.personas,
-                      activeTurns: dependencies.turns.activeTurns, metrics: dependencies.metrics).addRoutes(to: routes)
+                      metrics: dependencies.metrics).addRoutes(to: routes)
     ChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
     SessionsController(store: dependencies.turns.store, validate: validation).addRoutes(to: routes)
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The figures of one run at one concurrency level, as printed and written to JSON.
-struct Figures: Codable, Sendable {
+struct Figures: Encodable, Sendable {
     var turns = 0
     var errors = 0
     var turnsPerSecond = 0.0
@@ -43,7 +43,7 @@ struct Figures: Codable, Sendable {
 }
 
 /// One level: Confab beside the floor.
-struct Level: Codable, Sendable {
+struct Level: Encodable, Sendable {
     var concurrency: Int
     /// The reply the upstream gave at this level.
     var reply = ""
@@ -54,20 +54,12 @@ struct Level: Codable, Sendable {
     var turnsPerSecondOfFloor: Double { floor.turnsPerSecond > 0 ? confab.turnsPerSecond / floor.turnsPerSecond : 0 }
 
     enum CodingKeys: String, CodingKey { case concurrency, reply, confab, floor, difference }
-    struct Difference: Codable { var ttftOverFloorP50Ms, ttftOverFloorP99Ms, turnsPerSecondOfFloor: Double }
+    struct Difference: Encodable { var ttftOverFloorP50Ms, ttftOverFloorP99Ms, turnsPerSecondOfFloor: Double }
 
     init(concurrency: Int, confab: Figures, floor: Figures) {
         self.concurrency = concurrency
         self.confab = confab
         self.floor = floor
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        concurrency = try container.decode(Int.self, forKey: .concurrency)
-        reply = try container.decode(String.self, forKey: .reply)
-        confab = try container.decode(Figures.self, forKey: .confab)
-        floor = try container.decode(Figures.self, forKey: .floor)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -82,7 +74,7 @@ struct Level: Codable, Sendable {
 }
 
 /// The whole run: where it ran, the workload, and each level.
-struct Report: Codable, Sendable {
+struct Report: Encodable, Sendable {
     var date: String
     var machine: String
     var workload: String

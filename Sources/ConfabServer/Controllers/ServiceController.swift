@@ -6,7 +6,6 @@ import Prometheus
 struct ServiceController<Context: RequestContext>: Sendable {
     let store: any ConversationStore
     let personas: PersonaCatalog
-    let activeTurns: ActiveTurns
     let metrics: PrometheusCollectorRegistry
 
     func addRoutes(to router: RouteTable<Context>) {
@@ -27,9 +26,8 @@ struct ServiceController<Context: RequestContext>: Sendable {
         try JSONBody.response(["status": "ok"])
     }
 
-    /// `GET /ready` — 200 only while Redis answers and the service takes new turns.
+    /// `GET /ready` — 200 only while Redis answers (during a shutdown `ShutdownGate` answers 503).
     @Sendable func ready(_ request: Request, context: Context) async throws -> Response {
-        guard !activeTurns.isShuttingDown else { throw APIError.shuttingDown }
         try await storage { try await store.ping() }
         return try JSONBody.response(["status": "ready"])
     }
