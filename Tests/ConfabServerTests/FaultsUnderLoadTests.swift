@@ -75,8 +75,14 @@ import TestSupport
 
     @Test func redisKilledAndRestartedMidLoad() async throws {
         try await withConfab(appendOnlyRedis: true) { h in
-            let load = Task { try await concurrentTurns(h, prefix: "r", message: "[[tokens=60]] [[delay=10]] go") }
-            try await h.waitUntilStreaming("r-\(Self.streams - 1)", try await waitForSession(h, "r-\(Self.streams - 1)"))
+            let load = Task { try await concurrentTurns(h, prefix: "r", message: "[[tokens=200]] [[delay=10]] go") }
+            // Every turn is in flight (its user message stored, its reply streaming) before Redis dies.
+            var streaming = 0.0
+            for _ in 0..<1000 where streaming < Double(Self.streams) {
+                streaming = try await activeStreams(h) ?? 0
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(streaming == Double(Self.streams), "all turns streaming when Redis is killed")
             h.redisServer.kill()
             #expect(try await h.get("/ready").status == 503, "/ready reflects the outage")
             try await Task.sleep(for: .milliseconds(300))
@@ -95,7 +101,8 @@ import TestSupport
 
             var complete = 0
             for (user, session, seen) in try await load.value {
-                #expect(seen.data.last == "[DONE]", "every client is told how its turn ended")
+                #expect(seen.status == 200, "a turn in flight keeps its stream: \(seen.data)")
+                #expect(seen.data.last == "[DONE]", "every client is told how its turn ended: \(seen.data.suffix(2))")
                 guard seen.last["status"] as? String == "complete" else {
                     #expect(seen.last["error"] != nil, "a turn that did not complete says why: \(seen.data.suffix(2))")
                     continue
@@ -107,17 +114,6 @@ import TestSupport
             }
             #expect(complete > 0, "replies stored after Redis came back complete")
         }
-    }
-
-    /// The session id of a user's only session, once it exists.
-    func waitForSession(_ h: Harness, _ user: String) async throws -> String {
-        for _ in 0..<500 {
-            if let id = (try await h.get("/chat/sessions?user_id=\(user)").json["sessions"] as? [[String: Any]])?.first?["id"] as? String {
-                return id
-            }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TestSupportError("no session for \(user)")
     }
 
     @Test func twoInstancesNeverStreamOneSessionTwice() async throws {
