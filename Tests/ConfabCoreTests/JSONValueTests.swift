@@ -36,6 +36,23 @@ import Testing
         #expect(OpenAIChunk(parsing: #"{"error":null,"choices":[]}"#)?.errorMessage == nil)
     }
 
+    @Test func readsStoredMessagesAsCodableDoes() throws {
+        let full = ChatMessage(id: "m1", role: .assistant, content: "line\n\"quoted\" 😀", timestamp: 1_763_000_000.25,
+                               status: .error, persona: "default", model: "qwen", finishReason: "error",
+                               usage: Usage(promptTokens: 3, completionTokens: 4),
+                               error: ErrorInfo(message: "slow down", type: "upstream_error", code: "upstream_http_429", retryAfter: 7),
+                               reason: "client_disconnected")
+        let bare = ChatMessage(id: "m2", role: .user, content: "", timestamp: 2)
+        for message in [full, bare] {
+            let stored = try JSONEncoder().encode(message)
+            #expect(ChatMessage(json: try JSONValue.parse(bytes: Array(stored))) == message)
+            #expect(try JSONDecoder().decode(ChatMessage.self, from: stored) == message)
+        }
+        // What Codable refuses is skipped here too: a missing or mistyped required field.
+        #expect(ChatMessage(json: try JSONValue.parse(#"{"id":"x","role":"user","content":"hi","timestamp":1}"#)) == nil)
+        #expect(ChatMessage(json: try JSONValue.parse(#"{"id":"x","role":"bot","content":"hi","timestamp":1,"status":"complete"}"#)) == nil)
+    }
+
     @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "\"open", "tru", "{} extra", "\"\u{01}\"", "\"\\x\"",
                       String(repeating: "[", count: 65) + String(repeating: "]", count: 65)])
     func refusesWhatIsNotJSON(text: String) {

@@ -31,9 +31,19 @@ public enum JSONValue: Sendable, Equatable {
 
     public struct SyntaxError: Error {}
 
+    public var double: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
     /// Parses one JSON text; nesting deeper than 64 levels is refused.
     public static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
-        var reader = JSONReader(bytes: Array(text.utf8))
+        try parse(bytes: Array(text.utf8))
+    }
+
+    /// Parses one JSON text given as UTF-8 bytes (a Redis reply, say) without copying it first.
+    public static func parse(bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+        var reader = JSONReader(bytes: bytes)
         let value = try reader.value(depth: 0)
         reader.skipSpace()
         guard reader.index == reader.bytes.count else { throw SyntaxError() }
@@ -48,7 +58,12 @@ private struct JSONReader {
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     mutating func skipSpace() {
-        while index < bytes.count, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x0A, 0x0D, 0x09: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func value(depth: Int) throws(JSONValue.SyntaxError) -> JSONValue {
@@ -99,35 +114,40 @@ private struct JSONReader {
 
     private mutating func string() throws(JSONValue.SyntaxError) -> String {
         index += 1  // the opening quote
-        var scalars = String.UnicodeScalarView()
+        // Most strings (every token's text, every key) have no escapes: one copy, no scalar loop.
+        var result: String?
         var runStart = index
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                scalars.append(contentsOf: String(decoding: bytes[runStart..<index], as: UTF8.self).unicodeScalars)
+                let run = String(decoding: bytes[runStart..<index], as: UTF8.self)
                 index += 1
-                return String(scalars)
+                guard var escaped = result else { return run }
+                escaped += run
+                return escaped
             }
             guard byte >= 0x20 else { throw .init() }
             guard byte == UInt8(ascii: "\\") else {
                 index += 1
                 continue
             }
-            scalars.append(contentsOf: String(decoding: bytes[runStart..<index], as: UTF8.self).unicodeScalars)
+            var text = result ?? ""
+            text += String(decoding: bytes[runStart..<index], as: UTF8.self)
             index += 1
             guard index < bytes.count else { throw .init() }
             let escaped = bytes[index]
             index += 1
             switch escaped {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(Unicode.Scalar(escaped))
-            case UInt8(ascii: "b"): scalars.append("\u{08}")
-            case UInt8(ascii: "f"): scalars.append("\u{0C}")
-            case UInt8(ascii: "n"): scalars.append("\n")
-            case UInt8(ascii: "r"): scalars.append("\r")
-            case UInt8(ascii: "t"): scalars.append("\t")
-            case UInt8(ascii: "u"): scalars.append(try unicodeEscape())
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): text.unicodeScalars.append(Unicode.Scalar(escaped))
+            case UInt8(ascii: "b"): text += "\u{08}"
+            case UInt8(ascii: "f"): text += "\u{0C}"
+            case UInt8(ascii: "n"): text += "\n"
+            case UInt8(ascii: "r"): text += "\r"
+            case UInt8(ascii: "t"): text += "\t"
+            case UInt8(ascii: "u"): text.unicodeScalars.append(try unicodeEscape())
             default: throw .init()
             }
+            result = text
             runStart = index
         }
         throw .init()
@@ -162,13 +182,19 @@ private struct JSONReader {
 
     private mutating func number() throws(JSONValue.SyntaxError) -> Double {
         let start = index
-        while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
+        scan: while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "e"), UInt8(ascii: "E"): index += 1
+            default: break scan
+            }
+        }
         guard index > start, let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw .init() }
         return value
     }
 
-    private mutating func literal(_ word: String) throws(JSONValue.SyntaxError) {
-        let expected = Array(word.utf8)
+    private mutating func literal(_ word: StaticString) throws(JSONValue.SyntaxError) {
+        let expected = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
         guard index + expected.count <= bytes.count, bytes[index..<(index + expected.count)].elementsEqual(expected) else {
             throw .init()
         }

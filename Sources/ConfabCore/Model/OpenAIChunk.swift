@@ -11,11 +11,7 @@ struct OpenAIChunk {
         let choice = json["choices"]?.array?.first
         content = choice?["delta"]?["content"]?.string
         finishReason = choice?["finish_reason"]?.string
-        if let usage = json["usage"], case .object = usage {
-            self.usage = Usage(promptTokens: usage["prompt_tokens"]?.int ?? 0,
-                               completionTokens: usage["completion_tokens"]?.int ?? 0,
-                               totalTokens: usage["total_tokens"]?.int)
-        }
+        usage = json["usage"].flatMap(Usage.init(json:))
         if let error = json["error"], error != .null {
             errorMessage = error["message"]?.string ?? error.string ?? "unknown error"
         } else if json["object"]?.string == "error" {
