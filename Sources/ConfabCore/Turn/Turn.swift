@@ -3,14 +3,16 @@ import Logging
 import Synchronization
 
 /// What a turn depends on: where conversations are kept, the model, the personas, the settings.
-public struct TurnEnvironment: Sendable {
-    public var store: any ConversationStore
-    public var model: any ChatModel
-    public var personas: PersonaCatalog
-    public var settings: TurnSettings
-    public var activeTurns: ActiveTurns
-    public var metrics: TurnMetrics
-    public var logger: Logger
+/// A class, so that each async frame of a streaming turn holds a pointer to it, not ~300 bytes
+/// (2,000 open streams keep their frames alive: docs/PERFORMANCE.md).
+public final class TurnEnvironment: Sendable {
+    public let store: any ConversationStore
+    public let model: any ChatModel
+    public let personas: PersonaCatalog
+    public let settings: TurnSettings
+    public let activeTurns: ActiveTurns
+    public let metrics: TurnMetrics
+    public let logger: Logger
 
     public init(store: any ConversationStore, model: any ChatModel, personas: PersonaCatalog, settings: TurnSettings,
                 activeTurns: ActiveTurns, metrics: TurnMetrics = TurnMetrics(), logger: Logger) {
@@ -37,8 +39,9 @@ public enum TurnRefusal: Error, Sendable, Equatable {
 /// reply streamed to the client, and the reply stored exactly once however the stream ends.
 ///
 /// `begin` does the first Redis round trip before any byte reaches the client, so a refusal is
-/// a plain HTTP error; `run` streams and does the second round trip.
-public struct Turn: Sendable {
+/// a plain HTTP error; `run` streams and does the second round trip. A class for the same
+/// reason as `TurnEnvironment`.
+public final class Turn: Sendable {
     public let user: String
     public let session: String
     public let persona: Persona
@@ -49,6 +52,21 @@ public struct Turn: Sendable {
     let capture: DebugCapture?
     let environment: TurnEnvironment
     let lease: TurnLease
+
+    private init(user: String, session: String, persona: Persona, userMessage: ChatMessage, replyID: String,
+                 prompt: [PromptMessage], lockToken: String, capture: DebugCapture?, environment: TurnEnvironment,
+                 lease: TurnLease) {
+        self.user = user
+        self.session = session
+        self.persona = persona
+        self.userMessage = userMessage
+        self.replyID = replyID
+        self.prompt = prompt
+        self.lockToken = lockToken
+        self.capture = capture
+        self.environment = environment
+        self.lease = lease
+    }
 
     /// Round trip 1: checks the session, takes its lock, reads the history window and stores the
     /// user message, atomically.
@@ -147,12 +165,14 @@ public struct Turn: Sendable {
 
     /// Runs the model in a child task so deadlines and a shutdown can stop it; pieces come back
     /// through a stream and are handed to `forward` in this task, which owns the client. While
-    /// the model is silent, the deadline watcher sends a keep-alive now and then so proxies keep
+    /// the model is silent, the deadline timer sends a keep-alive now and then so proxies keep
     /// the stream open.
     private func streamModel(stopper: Stopper, forward: (StreamEvent) async throws -> Void) async throws -> ModelCompletion {
         let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
         stopper.attach { sink.finish(throwing: $0) }
         let deadlines = Deadlines(environment.settings)
+        deadlines.start(keepAlive: { sink.yield(.keepAlive) }, expired: { sink.finish(throwing: ModelError.timeout($0)) })
+        defer { deadlines.stop() }
         let capture = capture
         let (model, prompt) = (environment.model, self.prompt)
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -168,10 +188,6 @@ public struct Turn: Sendable {
                 } catch {
                     sink.finish(throwing: error)
                 }
-            }
-            group.addTask {
-                let expired = try await deadlines.watch { sink.yield(.keepAlive) }
-                sink.finish(throwing: ModelError.timeout(expired))
             }
             for try await piece in pieces {
                 switch piece {

@@ -3,8 +3,9 @@ import Foundation
 import Hummingbird
 
 /// Checks every piece of user input before it reaches the store. User ids are limited to a
-/// safe set so they cannot break out of a Redis key or its hash tag.
-struct Validation: Sendable {
+/// safe set so they cannot break out of a Redis key or its hash tag. A class, so controllers
+/// (copied into every request's async frames) hold a pointer instead of all the settings.
+final class Validation: Sendable {
     let settings: Settings
     let personas: PersonaCatalog
     private let userIDPattern: NSRegularExpression?
