@@ -128,6 +128,23 @@ import TestUpstream
         }
     }
 
+    /// The client left after the user message was stored but before the response head went out:
+    /// the turn is dropped unrun, and still stores an (empty) partial reply and frees the session.
+    @Test func aTurnNeverRunStillEndsItsSession() async throws {
+        try await withFixture { f in
+            _ = try await f.begin("anyone there?")
+            var history: [ChatMessage] = []
+            for _ in 0..<100 where history.count < 2 {
+                history = await f.store.history(user: "u1", session: f.session) ?? []
+                if history.count < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(history.map(\.role) == [.user, .assistant])
+            #expect(history.last?.status == .partial && history.last?.reason == "client_disconnected")
+            let next = try await f.begin("and now?").run { _ in }
+            #expect(next.status == .complete, "the session's lock was freed")
+        }
+    }
+
     @Test func shutdownStoresPartialAndTellsTheClient() async throws {
         try await withFixture { f in
             let events = Events()

@@ -51,11 +51,14 @@ public final class Turn: Sendable {
     let lockToken: String
     let capture: DebugCapture?
     let environment: TurnEnvironment
-    let lease: TurnLease
+    /// Ends a begun turn that is never run (the client left before the response head went out):
+    /// called when the turn goes away without `run`.
+    private let abandon: @Sendable () -> Void
+    private let ran = Atomic<Bool>(false)
 
     private init(user: String, session: String, persona: Persona, userMessage: ChatMessage, replyID: String,
                  prompt: [PromptMessage], lockToken: String, capture: DebugCapture?, environment: TurnEnvironment,
-                 lease: TurnLease) {
+                 abandon: @escaping @Sendable () -> Void) {
         self.user = user
         self.session = session
         self.persona = persona
@@ -65,7 +68,11 @@ public final class Turn: Sendable {
         self.lockToken = lockToken
         self.capture = capture
         self.environment = environment
-        self.lease = lease
+        self.abandon = abandon
+    }
+
+    deinit {
+        if !ran.load(ordering: .relaxed) { abandon() }
     }
 
     /// Round trip 1: checks the session, takes its lock, reads the history window and stores the
@@ -91,8 +98,7 @@ public final class Turn: Sendable {
         case .started(let window):
             let prompt = environment.settings.prompt.prompt(persona: persona, history: window, message: message)
             let replyID = UUID().uuidString.lowercased()
-            // If `run` never happens (the client left before the response head went out), the
-            // lease stores an empty partial reply and frees the session's lock.
+            // If `run` never happens, an empty partial reply is stored and the session's lock freed.
             var abandoned = reply(id: replyID, text: "", persona: persona, in: environment)
             abandoned.status = .partial
             abandoned.reason = "client_disconnected"
@@ -101,7 +107,7 @@ public final class Turn: Sendable {
             return Turn(user: user, session: session, persona: persona, userMessage: userMessage, replyID: replyID,
                         prompt: prompt, lockToken: lockToken,
                         capture: environment.settings.debugCapture ? DebugCapture() : nil, environment: environment,
-                        lease: TurnLease {
+                        abandon: {
                             metrics.ended(.partial)
                             Task { try? await store.finishTurn(finish) }
                         })
@@ -113,7 +119,7 @@ public final class Turn: Sendable {
     /// `client_disconnected` (emit threw or the task was cancelled); partial with reason `shutdown`.
     @discardableResult
     public func run(emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
-        lease.taken()
+        ran.store(true, ordering: .relaxed)
         let started = ContinuousClock.now
         let stopper = Stopper()
         guard let registration = environment.activeTurns.register(stop: { stopper.stop(TurnStop.shutdown) }) else {
@@ -264,19 +270,4 @@ private enum Piece: Sendable {
     case delta(ModelDelta)
     case keepAlive
     case done(ModelCompletion)
-}
-
-/// Ends a begun turn that is never run: `abandon` is called when the last copy of the turn goes
-/// away without `taken()`.
-final class TurnLease: Sendable {
-    private let ran = Atomic<Bool>(false)
-    private let abandon: @Sendable () -> Void
-
-    init(abandon: @escaping @Sendable () -> Void) { self.abandon = abandon }
-
-    func taken() { ran.store(true, ordering: .relaxed) }
-
-    deinit {
-        if !ran.load(ordering: .relaxed) { abandon() }
-    }
 }
