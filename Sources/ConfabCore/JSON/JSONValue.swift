@@ -115,23 +115,24 @@ private struct JSONReader {
     private mutating func string() throws(JSONValue.SyntaxError) -> String {
         index += 1  // the opening quote
         // Most strings (every token's text, every key) have no escapes: one copy, no scalar loop.
-        var result: String?
+        var text = ""
+        var escapes = false
         var runStart = index
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 let run = String(decoding: bytes[runStart..<index], as: UTF8.self)
                 index += 1
-                guard var escaped = result else { return run }
-                escaped += run
-                return escaped
+                guard escapes else { return run }
+                text += run
+                return text
             }
             guard byte >= 0x20 else { throw .init() }
             guard byte == UInt8(ascii: "\\") else {
                 index += 1
                 continue
             }
-            var text = result ?? ""
+            escapes = true
             text += String(decoding: bytes[runStart..<index], as: UTF8.self)
             index += 1
             guard index < bytes.count else { throw .init() }
@@ -147,7 +148,6 @@ private struct JSONReader {
             case UInt8(ascii: "u"): text.unicodeScalars.append(try unicodeEscape())
             default: throw .init()
             }
-            result = text
             runStart = index
         }
         throw .init()
