@@ -66,24 +66,43 @@ final class UpstreamHandler: ChannelInboundHandler {
 
         upstream.stats.opened(bytes)
         streaming = true
-        let headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"), ("Connection", "close")])
-        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
         let (chunks, hangs) = plan.script()
-        let step = Step(chunks: chunks, hangs: hangs)
+        // Like real model servers, a whole stream ends with the chunked body's end and the
+        // connection stays for the next request; a cut stream is a closed connection.
+        let after: Step.After = hangs ? .hang : (plan.fault == .cut || !(head?.isKeepAlive ?? false) ? .close : .end)
+        var headers = HTTPHeaders([("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
+        if after == .end {
+            headers.add(name: "Transfer-Encoding", value: "chunked")  // the encoder sets no framing itself
+        } else {
+            headers.add(name: "Connection", value: "close")
+        }
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        let step = Step(chunks: chunks, after: after)
         schedule(step, from: 0, context: context)
     }
 
     private struct Step {
         var chunks: [(delayMS: Int, text: String)]
-        var hangs: Bool
+        var after: After
+
+        /// What follows the last chunk: the response's end, a closed connection, or nothing.
+        enum After { case end, close, hang }
     }
 
     /// Writes the chunks from `index` on that are due together, flushes once, and sets a timer
-    /// for the next one; after the last, closes the connection (unless the plan hangs).
+    /// for the next one. The response's end goes out with the last chunks, in the same flush,
+    /// so a client that stops reading at `[DONE]` still sees the body end and can reuse the
+    /// connection.
     private func schedule(_ step: Step, from index: Int, context: ChannelHandlerContext) {
         guard streaming else { return }
         guard index < step.chunks.count else {
-            if !step.hangs { context.close(promise: nil) }
+            switch step.after {
+            case .end:
+                if step.chunks.isEmpty { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
+                endStream()
+            case .close: context.close(promise: nil)
+            case .hang: break
+            }
             return
         }
         let delay = step.chunks[index].delayMS
@@ -102,6 +121,7 @@ final class UpstreamHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: step.chunks[end].text)))), promise: nil)
             end += 1
         }
+        if end == step.chunks.count, step.after == .end { context.write(wrapOutboundOut(.end(nil)), promise: nil) }
         context.flush()
         schedule(step, from: end, context: context)
     }
