@@ -14,11 +14,15 @@ public struct TestUpstream: Sendable {
         public var tokens: Int
         public var firstTokenDelayMS: Int
         public var tokenDelayMS: Int
+        /// Closes a connection kept after a whole stream once it has been idle this long, as
+        /// uvicorn (vLLM) does after 5 s; nil keeps it until the client closes it.
+        public var keepAliveMS: Int?
 
-        public init(tokens: Int = 0, firstTokenDelayMS: Int = 0, tokenDelayMS: Int = 0) {
+        public init(tokens: Int = 0, firstTokenDelayMS: Int = 0, tokenDelayMS: Int = 0, keepAliveMS: Int? = nil) {
             self.tokens = tokens
             self.firstTokenDelayMS = firstTokenDelayMS
             self.tokenDelayMS = tokenDelayMS
+            self.keepAliveMS = keepAliveMS
         }
     }
 

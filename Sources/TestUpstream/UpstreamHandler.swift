@@ -13,6 +13,7 @@ final class UpstreamHandler: ChannelInboundHandler {
     private var body = ByteBuffer()
     private var streaming = false
     private var next: Scheduled<Void>?
+    private var idleClose: Scheduled<Void>?
 
     init(upstream: TestUpstream) { self.upstream = upstream }
 
@@ -21,6 +22,7 @@ final class UpstreamHandler: ChannelInboundHandler {
         case .head(let head):
             self.head = head
             body.clear()
+            idleClose?.cancel()
         case .body(var chunk):
             guard body.readableBytes + chunk.readableBytes <= 16 * 1024 * 1024 else { return context.close(promise: nil) }
             body.writeBuffer(&chunk)
@@ -100,6 +102,11 @@ final class UpstreamHandler: ChannelInboundHandler {
             case .end:
                 if step.chunks.isEmpty { context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil) }
                 endStream()
+                if let idle = upstream.options.keepAliveMS {
+                    idleClose = context.eventLoop.scheduleTask(in: .milliseconds(Int64(idle))) { [channel = context.channel] in
+                        channel.close(promise: nil)
+                    }
+                }
             case .close: context.close(promise: nil)
             case .hang: break
             }

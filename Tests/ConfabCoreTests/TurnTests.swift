@@ -21,8 +21,8 @@ import TestUpstream
     }
 
     func withFixture(firstToken: Duration = .seconds(5), idle: Duration = .seconds(5), total: Duration = .seconds(20),
-                     _ body: (Fixture) async throws -> Void) async throws {
-        try await UpstreamServer.run { baseURL, upstream in
+                     upstream options: TestUpstream.Options = .init(), _ body: (Fixture) async throws -> Void) async throws {
+        try await UpstreamServer.run(options: options) { baseURL, upstream in
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             let model = OpenAIChatModel(client: client, configuration: .init(
                 baseURL: baseURL, apiKey: "test-key", model: "test-model", maxTokens: nil, headTimeoutSeconds: 5))
@@ -125,6 +125,19 @@ import TestUpstream
             #expect(reply.content == "Echo: go word1")
             #expect(await f.upstream.stats.becomesIdle())
             #expect(await f.store.history(user: "u1", session: f.session)?.last?.reason == "client_disconnected")
+        }
+    }
+
+    /// Model servers close kept connections after a while idle (uvicorn: 5 s). A turn that finds
+    /// its pooled connection closed, even just as it sends, still gets its reply.
+    @Test func aKeptConnectionTheServerClosedIsNotAFailure() async throws {
+        try await withFixture(upstream: .init(keepAliveMS: 20)) { f in
+            for pause in [0, 40, 18, 19, 20, 21, 22, 25, 60] {
+                try await Task.sleep(for: .milliseconds(pause))
+                let reply = try await f.begin("after \(pause) ms").run { _ in }
+                #expect(reply.status == .complete, "after \(pause) ms idle: \(String(describing: reply.error))")
+                #expect(reply.content == "Echo: after \(pause) ms")
+            }
         }
     }
 

@@ -54,9 +54,10 @@ public struct OpenAIChatModel: ChatModel {
         let response = try await mapErrors {
             do {
                 return try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
-            } catch let error as HTTPClientError where error == .remoteConnectionClosed {
-                // A pooled keep-alive connection the server had already closed: nothing was
-                // generated yet, so ask once more on a fresh connection.
+            } catch where Self.isStaleConnection(error) {
+                // A pooled keep-alive connection the server closed as we sent (servers close idle
+                // ones: uvicorn after 5 s): nothing was generated, so ask once more, as OpenAI's
+                // own clients do.
                 return try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
             }
         }
@@ -87,6 +88,17 @@ public struct OpenAIChatModel: ChatModel {
     }
 
     /// Keeps ModelError and cancellation as they are; any other failure is the transport's.
+    /// How a request on a connection the server had just closed fails, depending on when the
+    /// close is noticed: before the write, during it, or when reading the answer.
+    private static func isStaleConnection(_ error: any Error) -> Bool {
+        switch error {
+        case let error as HTTPClientError: error == .remoteConnectionClosed
+        case let error as ChannelError: error == .ioOnClosedChannel || error == .eof
+        case let error as IOError: error.errnoCode == ECONNRESET || error.errnoCode == EPIPE
+        default: false
+        }
+    }
+
     private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
