@@ -1,5 +1,7 @@
 """Fuzzes the running service from its own OpenAPI document with schemathesis: no 5xx, every
-response as documented, and afterwards Redis holds nothing for a request that was refused."""
+response as documented, and afterwards Redis holds nothing for a request that was refused.
+The document's links from POST /chat/start (session_id and user_id of the reply) let the
+stateful phase stream, read, clear and delete real sessions."""
 import json
 import os
 import re
@@ -10,8 +12,10 @@ from conftest import ROOT, redis_cli, require
 CHECKS = ",".join([
     "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_headers_conformance",
     "response_schema_conformance", "negative_data_rejection", "unsupported_method", "allow_header_conformance",
-    "use_after_free",
+    "use_after_free", "ensure_resource_availability",
 ])
+# Not checked: positive_data_acceptance. user_id may come in the query or the body, which
+# OpenAPI cannot say, so a request with neither is schema-valid and rightly refused (400).
 # A long run: CONFAB_FUZZ_EXAMPLES=500 scripts/test.sh -k fuzz
 EXAMPLES = os.environ.get("CONFAB_FUZZ_EXAMPLES", "40")
 
@@ -23,7 +27,7 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
     har = tmp_path / "fuzz.har"
     run = subprocess.run(
         [schemathesis, "run", f"{base}/openapi.json", "--checks", CHECKS, "--max-examples", EXAMPLES,
-         "--phases", "examples,coverage,fuzzing", "--seed", "1", "--request-timeout", "10",
+         "--phases", "examples,coverage,fuzzing,stateful", "--seed", "1", "--request-timeout", "10",
          "--report", "har", "--report-har-path", str(har), "--no-color"],
         capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
@@ -35,6 +39,8 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
     for entry in entries:
         if "/chat/start" in entry["request"]["url"] and entry["response"]["status"] == 200:
             created.add(json.loads(entry["response"]["content"]["text"])["session_id"])
+    streamed = [e for e in entries if "/chat/stream" in e["request"]["url"] and e["response"]["status"] == 200]
+    assert streamed, "the stateful phase never streamed a turn in a session it created (links in /openapi.json?)"
     keys = redis_cli(redis_url, "--scan")
     for key in keys:
         match = re.fullmatch(r"confab:\{u:[A-Za-z0-9_.@-]+\}:(sessions|session:([0-9a-f-]{36})(:messages)?)", key)

@@ -90,4 +90,16 @@ import TestSupport
             #expect(try await h.keys("*guest*").isEmpty)
         }
     }
+
+    /// Fields this version does not read are ignored, whatever their type; the ones it reads are checked.
+    @Test func unknownBodyFieldsAreIgnored() async throws {
+        try await withConfab { h in
+            let started = try await h.post("/chat/start", ["user_id": "tess", "client": ["name": "cli", "version": [1, 2]], "n": 3])
+            #expect(started.status == 200, "\(started.body)")
+            let session = try #require(started.json["session_id"] as? String)
+            let stream = try await h.stream("/chat/stream", method: .POST,
+                                            body: #"{"user_id":"tess","session_id":"\#(session)","message":"hi","temperature":0.2}"#)
+            #expect(stream.status == 200 && stream.text == "Echo: hi")
+        }
+    }
 }

@@ -9,6 +9,7 @@ import TestSupport
             let start = try await h.post("/chat/start", ["user_id": "alice", "role": "teacher"])
             #expect(start.status == 200)
             #expect((start.json["welcome_message"] as? String)?.isEmpty == false)
+            #expect(start.json["user_id"] as? String == "alice")
             let session = try #require(start.json["session_id"] as? String)
             #expect(UUID(uuidString: session) != nil)
 

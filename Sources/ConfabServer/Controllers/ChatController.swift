@@ -21,7 +21,7 @@ struct ChatController<Context: RequestContext>: Sendable {
     /// `POST /chat/start` — user_id (and optionally role) in the query or a JSON body.
     @Sendable func start(_ request: Request, context: Context) async throws -> Response {
         var request = request
-        let fields = try await validate.jsonFields(&request)
+        let fields = try await validate.jsonFields(&request, ["user_id", "role"])
         let user = try validate.oneOf(body: fields["user_id"], query: request.query("user_id"), validate.userID)
         let persona = try validate.oneOf(body: fields["role"], query: request.query("role"), validate.persona)
         let limit = validate.settings.maxSessionsPerUser
@@ -32,7 +32,7 @@ struct ChatController<Context: RequestContext>: Sendable {
             throw APIError(.conflict, code: "session_limit_reached",
                            "this user already has \(limit) sessions; delete some (DELETE /chat/sessions/{id}) first")
         }
-        return try JSONBody.response(StartReply(sessionID: session.id, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
+        return try JSONBody.response(StartReply(sessionID: session.id, userID: user, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
                                                 persona: persona.id, session: session))
     }
 
@@ -44,7 +44,7 @@ struct ChatController<Context: RequestContext>: Sendable {
     /// `POST /chat/stream` with the same fields as JSON, for messages too long for a URL.
     @Sendable func streamFromBody(_ request: Request, context: Context) async throws -> Response {
         var request = request
-        let fields = try await validate.jsonFields(&request)
+        let fields = try await validate.jsonFields(&request, ["user_id", "session_id", "message", "role"])
         return try await stream(request, fields: { fields[$0] })
     }
 
@@ -100,6 +100,8 @@ struct ChatController<Context: RequestContext>: Sendable {
 
 struct StartReply: Encodable {
     var sessionID: String
+    /// Whose session it is (the user_id came in the query or the body).
+    var userID: String
     var welcomeMessage: String
     var persona: String
     var session: SessionInfo
@@ -107,6 +109,7 @@ struct StartReply: Encodable {
     enum CodingKeys: String, CodingKey {
         case persona, session
         case sessionID = "session_id"
+        case userID = "user_id"
         case welcomeMessage = "welcome_message"
     }
 }

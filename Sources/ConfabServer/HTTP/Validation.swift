@@ -81,8 +81,9 @@ final class Validation: Sendable {
         return try JSONBody.response(["session_id": session, "message": message])
     }
 
-    /// A JSON object body with string fields; anything else is a 400.
-    func jsonFields(_ request: inout Request) async throws -> [String: String] {
+    /// The `names` fields of a JSON object body, each a string or null (else a 400); other
+    /// fields are ignored, so clients may send more than this version reads.
+    func jsonFields(_ request: inout Request, _ names: Set<String>) async throws -> [String: String] {
         let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
         guard buffer.readableBytes > 0 else { return [:] }
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
@@ -97,7 +98,7 @@ final class Validation: Sendable {
             throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object")
         }
         var fields: [String: String] = [:]
-        for (key, value) in members where value != .null {
+        for (key, value) in members where names.contains(key) && value != .null {
             guard let string = value.string else {
                 throw APIError(.badRequest, code: "invalid_field", "\(key) must be a string")
             }
