@@ -51,14 +51,15 @@ public struct OpenAIChatModel: ChatModel {
         if let key = configuration.apiKey, !key.isEmpty { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
         request.body = .bytes(ByteBuffer(bytes: body))
 
+        let headTimeout = TimeAmount.milliseconds(Int64(configuration.headTimeoutSeconds * 1000))
         let response = try await mapErrors {
             do {
-                return try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
+                return try await client.execute(request, timeout: headTimeout)
             } catch where Self.isStaleConnection(error) {
                 // A pooled keep-alive connection the server closed as we sent (servers close idle
                 // ones: uvicorn after 5 s): nothing was generated, so ask once more, as OpenAI's
                 // own clients do.
-                return try await client.execute(request, timeout: .milliseconds(Int64(configuration.headTimeoutSeconds * 1000)))
+                return try await client.execute(request, timeout: headTimeout)
             }
         }
         capture?.status(Int(response.status.code))
@@ -87,7 +88,6 @@ public struct OpenAIChatModel: ChatModel {
         return ModelCompletion(finishReason: finishReason ?? "stop", usage: usage)
     }
 
-    /// Keeps ModelError and cancellation as they are; any other failure is the transport's.
     /// How a request on a connection the server had just closed fails, depending on when the
     /// close is noticed: before the write, during it, or when reading the answer.
     private static func isStaleConnection(_ error: any Error) -> Bool {
@@ -99,6 +99,7 @@ public struct OpenAIChatModel: ChatModel {
         }
     }
 
+    /// Keeps ModelError and cancellation as they are; any other failure is the transport's.
     private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
