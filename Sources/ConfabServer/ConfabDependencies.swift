@@ -17,7 +17,8 @@ public struct ConfabDependencies: Sendable {
     /// The real thing: Redis at `REDIS_URL`, the model at `OPENAI_BASE_URL`.
     public static func live(settings: Settings, logger: Logger) throws -> ConfabDependencies {
         let (metrics, factory) = makeMetrics()
-        let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL, poolSize: settings.redisPoolSize),
+        let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL, poolSize: settings.redisPoolSize,
+                                                                           commandTimeoutSeconds: settings.redisCommandTimeout),
                                 metrics: RedisClientMetrics(factory: factory))
         var configuration = HTTPClient.Configuration()
         // AsyncHTTPClient's default of 8 connections per host would queue the ninth stream.

@@ -1,15 +1,21 @@
 import NIOCore
 
-/// A batch of commands written to Redis in one write, answered by one promise.
+/// A batch of commands written to Redis in one write, answered by one promise by `deadline`.
 struct RedisRequest {
     var commands: [RedisCommand]
     var reply: EventLoopPromise<[RedisValue]>
+    var deadline: NIODeadline
 }
 
 /// Encodes batches with hiredis and matches replies to them in order.
 ///
 /// Redis answers in the order commands arrive, so requests from many callers can share one
 /// connection: each batch is a single write, and its replies are the next `count` replies.
+///
+/// When a batch is not answered by its deadline (a stalled or partitioned Redis keeps the
+/// connection open and says nothing), every waiting batch fails with `RedisError.timeout` and the
+/// connection is closed: a late reply could no longer be matched to its batch. The slot makes a
+/// new connection for the next caller.
 final class RedisChannelHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = RedisRequest
@@ -19,10 +25,13 @@ final class RedisChannelHandler: ChannelDuplexHandler {
         var expected: Int
         var replies: [RedisValue]
         var promise: EventLoopPromise<[RedisValue]>
+        var deadline: NIODeadline
     }
 
     private let reader = HiredisCodec.Reader()
     private var pending = CircularBuffer<Pending>()
+    /// One timer per connection, armed at the earliest deadline of the waiting batches.
+    private var timer: Scheduled<Void>?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
@@ -34,8 +43,25 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             promise?.fail(error)
             return
         }
-        pending.append(Pending(expected: request.commands.count, replies: [], promise: request.reply))
+        pending.append(Pending(expected: request.commands.count, replies: [], promise: request.reply, deadline: request.deadline))
+        if timer == nil { armTimer(at: request.deadline, context: context) }
         context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = bound.value
+            handler.timer = nil
+            handler.checkDeadlines(context: context)
+        }
+    }
+
+    private func checkDeadlines(context: ChannelHandlerContext) {
+        guard let earliest = pending.map(\.deadline).min() else { return }
+        guard earliest <= .now() else { return armTimer(at: earliest, context: context) }
+        failAll(RedisError.timeout("no reply within the command deadline"))
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -57,6 +83,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         failAll(RedisError.connectionFailed("connection closed"))
         context.fireChannelInactive()
     }

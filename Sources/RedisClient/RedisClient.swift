@@ -14,10 +14,12 @@ public final class RedisClient: Sendable {
     /// How many times a batch was written to Redis; each is one round trip.
     private let writes = Atomic<Int>(0)
     private let metrics: RedisClientMetrics
+    private let commandTimeout: TimeAmount
 
     public init(configuration: RedisConfiguration, eventLoopGroup: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 metrics: RedisClientMetrics = RedisClientMetrics()) {
         self.metrics = metrics
+        commandTimeout = .nanoseconds(Int64(configuration.commandTimeoutSeconds * 1e9))
         slots = (0..<max(1, configuration.poolSize)).map { _ in
             RedisConnectionSlot(configuration: configuration, eventLoop: eventLoopGroup.next(),
                                 onReconnect: { metrics.reconnects.increment() })
@@ -32,16 +34,19 @@ public final class RedisClient: Sendable {
         try await pipeline([command])[0]
     }
 
-    /// Sends the commands in one write and returns their replies in order.
-    public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisValue] {
+    /// Sends the commands in one write and returns their replies in order. Throws
+    /// `RedisError.timeout` when they are not answered within `timeout` (the configured command
+    /// timeout unless given).
+    public func pipeline(_ commands: [RedisCommand], timeout: TimeAmount? = nil) async throws -> [RedisValue] {
         precondition(!commands.isEmpty, "a pipeline needs at least one command")
         let slot = slots[next.add(1, ordering: .relaxed).oldValue % slots.count]
         do {
+            let deadline = NIODeadline.now() + (timeout ?? commandTimeout)
             let channel = try await slot.channel().get()
             let reply = channel.eventLoop.makePromise(of: [RedisValue].self)
             writes.add(1, ordering: .relaxed)
             metrics.roundTrips.increment()
-            channel.writeAndFlush(RedisRequest(commands: commands, reply: reply)).whenFailure { error in
+            channel.writeAndFlush(RedisRequest(commands: commands, reply: reply, deadline: deadline)).whenFailure { error in
                 reply.fail(RedisError.connectionFailed("\(error)"))
             }
             return try await reply.futureResult.get()

@@ -6,19 +6,22 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var password: String?
     public var poolSize: Int
     public var connectTimeoutSeconds: Double
+    /// How long a command may wait for its reply (a call may give its own, e.g. a blocking read).
+    public var commandTimeoutSeconds: Double
 
     public init(host: String = "127.0.0.1", port: Int = 6379, database: Int = 0, password: String? = nil,
-                poolSize: Int = 4, connectTimeoutSeconds: Double = 2) {
+                poolSize: Int = 4, connectTimeoutSeconds: Double = 2, commandTimeoutSeconds: Double = 2) {
         self.host = host
         self.port = port
         self.database = database
         self.password = password
         self.poolSize = poolSize
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.commandTimeoutSeconds = commandTimeoutSeconds
     }
 
     /// Parses `redis://[:password@]host[:port][/db]`.
-    public init(url: String, poolSize: Int = 4) throws {
+    public init(url: String, poolSize: Int = 4, commandTimeoutSeconds: Double = 2) throws {
         guard url.hasPrefix("redis://") else { throw RedisError.invalidURL(url) }
         var rest = Substring(url.dropFirst("redis://".count))
         var password: String?
@@ -41,6 +44,7 @@ public struct RedisConfiguration: Sendable, Equatable {
             guard let p = Int(parts[1]), (1...65535).contains(p) else { throw RedisError.invalidURL(url) }
             port = p
         }
-        self.init(host: String(host), port: port, database: database, password: password, poolSize: poolSize)
+        self.init(host: String(host), port: port, database: database, password: password, poolSize: poolSize,
+                  commandTimeoutSeconds: commandTimeoutSeconds)
     }
 }

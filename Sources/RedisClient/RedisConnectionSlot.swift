@@ -84,7 +84,8 @@ final class RedisConnectionSlot: Sendable {
                 if configuration.database != 0 { setup.append(RedisCommand("SELECT", configuration.database)) }
                 guard !setup.isEmpty else { return channel.eventLoop.makeSucceededFuture(channel) }
                 let reply = channel.eventLoop.makePromise(of: [RedisValue].self)
-                channel.writeAndFlush(RedisRequest(commands: setup, reply: reply), promise: nil)
+                let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.commandTimeoutSeconds * 1e9))
+                channel.writeAndFlush(RedisRequest(commands: setup, reply: reply, deadline: deadline), promise: nil)
                 return reply.futureResult.flatMapThrowing { values in
                     for value in values { try value.check() }
                     return channel

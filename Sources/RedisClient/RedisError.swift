@@ -4,6 +4,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case server(String)
     /// No connection could be made, or it was lost before the reply came.
     case connectionFailed(String)
+    /// Redis did not answer by the command's deadline; the connection was closed and is re-made.
+    case timeout(String)
     /// The bytes from Redis were not valid RESP.
     case protocolError(String)
     /// The URL in the settings is not a `redis://host:port[/db]` URL.
@@ -13,6 +15,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .server(let m): "Redis error: \(m)"
         case .connectionFailed(let m): "Redis unavailable: \(m)"
+        case .timeout(let m): "Redis timed out: \(m)"
         case .protocolError(let m): "Redis protocol error: \(m)"
         case .invalidURL(let u): "invalid Redis URL: \(u)"
         }

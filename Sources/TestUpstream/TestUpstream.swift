@@ -77,7 +77,12 @@ public struct TestUpstream: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withEncoderConfiguration: encoder)
+                    // Without pipelining assistance: NIO's helper stops reading while a response is
+                    // open, so a client that closes the connection mid-stream would go unnoticed
+                    // until the next write (never, for a hung stream). Real model servers watch
+                    // for the disconnect and stop generating; so does this one.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withEncoderConfiguration: encoder)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler(upstream: self))
                 }
             }

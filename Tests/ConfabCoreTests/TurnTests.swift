@@ -96,11 +96,18 @@ import TestUpstream
     }
 
     @Test func hangsEndAtTheirDeadlines() async throws {
-        try await withFixture(firstToken: .milliseconds(300), idle: .milliseconds(300)) { f in
+        try await withFixture(firstToken: .seconds(1)) { f in
             let first = try await f.begin("[[fault=hang-first]]").run { _ in }
             #expect(first.error?.code == "upstream_timeout_first_token")
+            #expect(await f.upstream.stats.becomesIdle(), "the hung upstream request was closed")
+        }
+        try await withFixture(firstToken: .seconds(30), idle: .seconds(1)) { f in
+            let started = ContinuousClock.now
             let mid = try await f.begin("[[fault=hang-mid]] one two three four").run { _ in }
             #expect(mid.error?.code == "upstream_timeout_idle")
+            // Not at the next keep-alive (15 s) nor the first-token deadline: the first piece
+            // brought the idle deadline forward.
+            #expect(ContinuousClock.now - started < .seconds(10), "the 1 s idle deadline is kept, whatever the first-token one")
             #expect(mid.content == "Echo: one")
             #expect(await f.upstream.stats.becomesIdle(), "the hung upstream requests were closed")
         }

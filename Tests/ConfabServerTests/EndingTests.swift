@@ -14,7 +14,7 @@ import TestSupport
 
     @Test(arguments: modelFaults)
     func modelFailuresAreStoredAsErrorsAndReported(message: String, code: String) async throws {
-        try await withConfab(configure: { $0.firstTokenTimeout = 0.5; $0.idleTimeout = 0.5 }) { h in
+        try await withConfab(configure: faultDeadlines(code, short: 1)) { h in
             let session = try await h.startSession("erin")
             let turn = try await h.stream(h.streamPath(user: "erin", session: session, message: message))
             #expect(turn.status == 200)

@@ -78,39 +78,55 @@ struct Harness: Sendable {
         return "/chat/stream?" + query
     }
 
-    /// Streams a turn; with `leaveAfter`, closes the connection after that many text events.
+    /// Streams a turn; with `leaveAfter`, leaves after that many text events by closing the
+    /// socket itself (see `leave`).
     func stream(_ path: String, method: HTTPMethod = .GET, body: String? = nil, leaveAfter: Int? = nil) async throws -> Stream {
+        if let leaveAfter { return try await leave(path, method: method, body: body, after: leaveAfter) }
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let (http, prepared) = (self.http, request)
-        return try await withThrowingTaskGroup(of: Stream.self) { group in
-            group.addTask {
-                let response = try await http.execute(prepared, timeout: .seconds(30))
-                var result = Stream(status: Int(response.status.code), headers: Harness.headers(response), data: [])
-                var decoder = SSEDecoder()
-                var texts = 0
-                for try await buffer in response.body {
-                    if response.status != .ok {
-                        result.data.append(String(buffer: buffer))
-                        continue
-                    }
-                    for event in decoder.feed(buffer.readableBytesView) {
-                        result.data.append(event.data)
-                        if event.data.hasPrefix("{\"content\"") { texts += 1 }
-                        if let leaveAfter, texts >= leaveAfter { return result }  // drops the connection
-                    }
-                }
-                return result
+        let response = try await http.execute(request, timeout: .seconds(30))
+        var result = Stream(status: Int(response.status.code), headers: Harness.headers(response), data: [])
+        var decoder = SSEDecoder()
+        for try await buffer in response.body {
+            guard response.status == .ok else {
+                result.data.append(String(buffer: buffer))
+                continue
             }
-            let result = try await group.next()!
-            group.cancelAll()
-            return result
+            result.data += decoder.feed(buffer.readableBytesView).map(\.data)
         }
+        return result
     }
+
+    /// A client that leaves mid-reply: reads on a plain socket and, after `after` text events,
+    /// shuts the socket down and closes it, as a browser tab closing does. (Returning early from
+    /// an HTTP client's body iterator need not close its connection at once, so Confab might
+    /// never see the client go.)
+    func leave(_ path: String, method: HTTPMethod, body: String?, after: Int) async throws -> Stream {
+        let connection = try RawConnection(port: port)
+        defer { connection.leave() }
+        var response = try await RawHTTPResponse(connection: connection, method: method.rawValue, path: path, body: body)
+        var result = Stream(status: response.status, headers: response.headers, data: [])
+        var decoder = SSEDecoder()
+        var texts = 0
+        while let bytes = await response.nextBody() {
+            guard response.status == 200 else {
+                result.data.append(String(decoding: bytes, as: UTF8.self))
+                continue
+            }
+            for event in decoder.feed(bytes[...]) {
+                result.data.append(event.data)
+                if event.data.hasPrefix("{\"content\"") { texts += 1 }
+                if texts >= after { return result }
+            }
+        }
+        return result
+    }
+
+    var port: Int { Int(baseURL.split(separator: ":").last!)! }
 
     /// Waits until a reply streams for the session (its lock is taken), up to 10 s.
     func waitUntilStreaming(_ user: String, _ session: String) async throws {
@@ -152,6 +168,15 @@ struct Harness: Sendable {
     }
 }
 
+/// Deadlines for a fault test: `short` for the one the fault is about, generous ones otherwise,
+/// so a loaded machine never turns a slow first token into the wrong fault.
+func faultDeadlines(_ code: String, short: Double) -> @Sendable (inout Settings) -> Void {
+    { settings in
+        settings.firstTokenTimeout = code == "upstream_timeout_first_token" ? short : 30
+        settings.idleTimeout = code == "upstream_timeout_idle" ? short : 30
+    }
+}
+
 /// Every way the test upstream can fail, as a message directive, with the error code the
 /// client must get and the stored reply must carry.
 let modelFaults: [(message: String, code: String)] = [
@@ -175,6 +200,8 @@ func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
         settings.redisURL = redisServer.url
         settings.openAIBaseURL = upstreamURL
         settings.staticDir = Harness.packageRoot.appendingPathComponent("static").path
+        // Debug builds on a loaded 2-core machine: only the tests of the Redis deadline shorten it.
+        settings.redisCommandTimeout = 20
         configure(&settings)
         var logger = Logger(label: "confab-test")
         logger.logLevel = .critical

@@ -29,7 +29,7 @@ import TestSupport
     }
 
     @Test func countersFollowEachEnding() async throws {
-        try await withConfab(configure: { $0.firstTokenTimeout = 0.5 }) { h in
+        try await withConfab(configure: { $0.firstTokenTimeout = 2 }) { h in
             let session = try await h.startSession("mia")
             func turn(_ message: String, leaveAfter: Int? = nil) async throws -> Harness.Stream {
                 try await h.stream(h.streamPath(user: "mia", session: session, message: message), leaveAfter: leaveAfter)

@@ -78,14 +78,15 @@ import TestSupport
             let other = Harness(baseURL: "http://127.0.0.1:\(port)", redisServer: h.redisServer, redis: h.redis, upstream: h.upstream,
                                 upstreamURL: h.upstreamURL, dependencies: h.dependencies, http: h.http)
             for _ in 0..<100 where (try? await other.get("/health"))?.status != 200 { try await Task.sleep(for: .milliseconds(50)) }
-            // 50 streams in flight when SIGTERM arrives.
+            // 50 streams in flight when SIGTERM arrives, 10 tokens a second each: a debug build on a
+            // machine whose cores are busy must keep up, or the signal waits behind the backlog.
             var started: [String] = []
             for _ in 0..<50 { started.append(try await other.startSession("term")) }
             let sessions = started
             let turns = Task {
                 try await withThrowingTaskGroup(of: (String, Harness.Stream).self) { group in
                     for session in sessions {
-                        group.addTask { (session, try await other.stream(other.streamPath(user: "term", session: session, message: "[[tokens=1000]] [[delay=10]] go"))) }
+                        group.addTask { (session, try await other.stream(other.streamPath(user: "term", session: session, message: "[[tokens=100]] [[delay=100]] go"))) }
                     }
                     return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
                 }

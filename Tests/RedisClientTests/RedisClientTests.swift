@@ -23,6 +23,34 @@ struct RedisClientTests {
         await redis.shutdown()
     }
 
+    /// A stalled Redis (SIGSTOP: the connection stays open, nothing answers) fails each command
+    /// at its deadline instead of hanging it; once Redis goes on, the client answers again on a
+    /// new connection, and no late reply is handed to the wrong caller.
+    @Test func aStalledServerFailsCommandsAtTheirDeadline() async throws {
+        let server = try await RedisServer()
+        defer { server.stop() }
+        let redis = RedisClient(configuration: RedisConfiguration(port: server.port, poolSize: 1, commandTimeoutSeconds: 0.5))
+        try await redis.set("before", "1")
+        server.pause()
+        let started = ContinuousClock.now
+        await #expect(throws: RedisError.self) { try await redis.set("during", "2") }
+        let took = ContinuousClock.now - started
+        #expect(took >= .milliseconds(450) && took < .seconds(3), "failed after \(took)")
+        // A call may give its own deadline.
+        let short = ContinuousClock.now
+        await #expect(throws: RedisError.self) { try await redis.pipeline([RedisCommand("GET", "before")], timeout: .milliseconds(100)) }
+        #expect(ContinuousClock.now - short < .seconds(2))
+        server.resume()
+        var value: [UInt8]?
+        for _ in 0..<100 where value == nil {
+            value = try? await redis.get("before")
+            if value == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(value.map { String(decoding: $0, as: UTF8.self) } == "1", "served again after the stall")
+        for i in 0..<20 { #expect(try await redis.send(RedisCommand("ECHO", "e\(i)")).string == "e\(i)") }
+        await redis.shutdown()
+    }
+
     @Test func repliesMatchTheirCallersUnderConcurrency() async throws {
         let server = try await RedisServer()
         defer { server.stop() }

@@ -3,6 +3,11 @@ import Foundation
 /// A child process started with posix_spawn and a clean signal mask. Foundation's `Process`
 /// on Linux hands its children a mask that blocks SIGTERM, and its `waitUntilExit` needs a run
 /// loop; tests that stop servers with SIGTERM need neither problem.
+///
+/// The child gets only stdin, stdout and stderr. SwiftNIO opens its sockets without
+/// close-on-exec, so a child would otherwise inherit every connection the test process has open
+/// at that moment and keep it alive after the test process closes it: a peer would then never see
+/// that close (a cancelled upstream request, a client that left, a connection the server timed out).
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     private var exitStatus: Int32?
@@ -16,6 +21,7 @@ public final class ChildProcess: @unchecked Sendable {
         let log = logPath ?? "/dev/null"
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        Self.closeInheritedDescriptors(&actions)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -36,6 +42,20 @@ public final class ChildProcess: @unchecked Sendable {
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, env)
         guard result == 0 else { throw TestSupportError("could not start \(executable): \(String(cString: strerror(result)))") }
         self.pid = pid
+    }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), which Swift's Glibc module
+    /// does not export; looked up at run time.
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        if let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            return
+        }
+        // Older C libraries: close what is open now.
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in open.compactMap(Int32.init) where fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
     }
 
     /// Sends a signal without waiting.

@@ -53,6 +53,11 @@ public final class RedisServer: @unchecked Sendable {
         process = nil
     }
 
+    /// Freezes the server (SIGSTOP): its connections stay open and nothing answers, as with a
+    /// stalled server or a network partition. `resume` lets it go on.
+    public func pause() { process?.signal(SIGSTOP) }
+    public func resume() { process?.signal(SIGCONT) }
+
     public func stop() {
         kill()
         try? FileManager.default.removeItem(at: directory)
@@ -62,7 +67,8 @@ public final class RedisServer: @unchecked Sendable {
 
     /// A client for the test's own checks.
     public func client() -> RedisClient {
-        RedisClient(configuration: RedisConfiguration(port: port, poolSize: 1))
+        // A generous deadline: a test's own checks must not fail because a loaded machine is slow.
+        RedisClient(configuration: RedisConfiguration(port: port, poolSize: 1, commandTimeoutSeconds: 20))
     }
 }
 

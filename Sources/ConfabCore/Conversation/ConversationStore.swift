@@ -16,8 +16,12 @@ public protocol ConversationStore: Sendable {
     /// The first round trip of a turn: checks the session, takes its lock, reads the history
     /// window (newest first, before the new message) and stores the user's message.
     func beginTurn(_ start: TurnStart) async throws -> TurnStartResult
-    /// The second round trip: stores the reply, counts usage, releases the lock.
+    /// The second round trip: stores the reply, counts usage, releases the lock. Storing the same
+    /// reply again (a retry after a timeout) changes nothing.
     func finishTurn(_ finish: TurnFinish) async throws
+    /// Undoes `beginTurn` if it took effect after all (its answer was lost to a timeout): frees
+    /// the lock it took and removes the user message. Does nothing otherwise.
+    func abandonTurn(_ start: TurnStart) async throws
 
     /// The raw upstream exchange kept for a reply when debug capture is on.
     func debugCapture(user: String, messageID: String) async throws -> String?

@@ -61,12 +61,21 @@ public actor InMemoryConversationStore: ConversationStore {
     public func finishTurn(_ finish: TurnFinish) {
         guard var session = sessions[finish.user]?[finish.session] else { return }
         if session.lock == finish.lockToken { session.lock = nil }
+        guard !session.messages.contains(where: { $0.id == finish.reply.id }) else { return }
         store(finish.reply, in: &session)
         session.info.usage.promptTokens += finish.reply.usage?.promptTokens ?? 0
         session.info.usage.completionTokens += finish.reply.usage?.completionTokens ?? 0
         session.info.usage.totalTokens = session.info.usage.promptTokens + session.info.usage.completionTokens
         sessions[finish.user]![finish.session] = session
         if let capture = finish.debugCapture { captures[finish.reply.id] = capture }
+    }
+
+    public func abandonTurn(_ start: TurnStart) {
+        guard var session = sessions[start.user]?[start.session], session.lock == start.lockToken else { return }
+        session.lock = nil
+        session.messages.removeAll { $0.id == start.message.id }
+        session.info.messageCount = session.messages.count
+        sessions[start.user]![start.session] = session
     }
 
     public func debugCapture(user: String, messageID: String) -> String? { captures[messageID] }

@@ -72,7 +72,8 @@ public struct RedisConversationStore: ConversationStore {
         let keys = RedisKeys(user: start.user)
         let reply = try await redis.eval(
             RedisScripts.beginTurn,
-            keys: [keys.session(start.session), keys.messages(start.session), keys.sessions, keys.lock(start.session)],
+            keys: [keys.session(start.session), keys.messages(start.session), keys.sessions, keys.lock(start.session),
+                   keys.abandoned(start.session, token: start.lockToken)],
             arguments: [start.lockToken, start.lockMilliseconds, start.window, try Self.json(start.message), cap,
                         ttlSeconds, start.message.timestamp, start.session,
                         SessionInfo.title(from: start.message.content), start.persona])
@@ -81,6 +82,7 @@ public struct RedisConversationStore: ConversationStore {
         case "ok": return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])))
         case "busy": return .busy
         case "unknown": return .unknownSession
+        case "abandoned": throw RedisError.server("this turn was abandoned")
         default: throw RedisError.protocolError("unexpected reply to beginTurn: \(reply)")
         }
     }
@@ -94,7 +96,16 @@ public struct RedisConversationStore: ConversationStore {
                    keys.lock(finish.session), keys.debug(finish.reply.id)],
             arguments: [finish.lockToken, try Self.json(finish.reply), cap, ttlSeconds, finish.reply.timestamp,
                         finish.session, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0,
-                        finish.debugCapture ?? "", debugTTLSeconds])
+                        finish.debugCapture ?? "", debugTTLSeconds, finish.reply.id])
+    }
+
+    public func abandonTurn(_ start: TurnStart) async throws {
+        let keys = RedisKeys(user: start.user)
+        _ = try await redis.eval(RedisScripts.abandonTurn,
+                                 keys: [keys.session(start.session), keys.messages(start.session), keys.lock(start.session),
+                                        keys.abandoned(start.session, token: start.lockToken)],
+                                 // Longer than any command can lie unread in a stalled Redis.
+                                 arguments: [start.lockToken, start.message.id, 600_000])
     }
 
     public func debugCapture(user: String, messageID: String) async throws -> String? {

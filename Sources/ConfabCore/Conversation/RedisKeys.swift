@@ -10,5 +10,7 @@ struct RedisKeys {
     func session(_ id: String) -> String { "\(prefix):session:\(id)" }
     func messages(_ id: String) -> String { "\(prefix):session:\(id):messages" }
     func lock(_ id: String) -> String { "\(prefix):session:\(id):lock" }
+    /// Marks a turn whose caller gave up on its begin (a timeout): the begin, if it runs later, does nothing.
+    func abandoned(_ id: String, token: String) -> String { "\(prefix):session:\(id):abandoned:\(token)" }
     func debug(_ messageID: String) -> String { "\(prefix):debug:\(messageID)" }
 }

@@ -17,7 +17,9 @@ enum RedisScripts {
         return 1
         """)
 
+    /// KEYS[5]: the turn's abandoned marker (see `abandonTurn`).
     static let beginTurn = RedisScript("""
+        if redis.call('EXISTS', KEYS[5]) == 1 then return {'abandoned'} end
         if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
         if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
         local window = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
@@ -36,20 +38,42 @@ enum RedisScripts {
     /// KEYS: session, messages, sessions, lock, debug.
     /// ARGV: lock token, reply JSON, cap, ttl, now, session id, prompt tokens, completion tokens,
     /// debug capture ('' for none), debug ttl.
-    /// A session deleted while its reply streamed stays deleted: the reply is dropped.
+    /// ARGV[11]: the reply's id.
+    /// A session deleted while its reply streamed stays deleted: the reply is dropped. A store that
+    /// ran although its caller timed out makes the caller's retry a no-op (`last_reply`).
     static let finishTurn = RedisScript("""
         if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        if redis.call('HGET', KEYS[1], 'last_reply') == ARGV[11] then return 1 end
         redis.call('LPUSH', KEYS[2], ARGV[2])
         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
         redis.call('EXPIRE', KEYS[2], ARGV[4])
-        redis.call('HSET', KEYS[1], 'updated_at', ARGV[5], 'count', redis.call('LLEN', KEYS[2]))
+        redis.call('HSET', KEYS[1], 'updated_at', ARGV[5], 'count', redis.call('LLEN', KEYS[2]), 'last_reply', ARGV[11])
         redis.call('HINCRBY', KEYS[1], 'prompt_tokens', ARGV[7])
         redis.call('HINCRBY', KEYS[1], 'completion_tokens', ARGV[8])
         redis.call('EXPIRE', KEYS[1], ARGV[4])
         redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
         redis.call('EXPIRE', KEYS[3], ARGV[4])
         if ARGV[9] ~= '' then redis.call('SET', KEYS[5], ARGV[9], 'EX', ARGV[10]) end
+        return 1
+        """)
+
+    /// KEYS: session, messages, lock, abandoned marker. ARGV: lock token, user message id, marker ms.
+    /// Undoes a `beginTurn` whose answer never came (its caller timed out, told the client
+    /// nothing was written): if it ran, frees the lock it took and removes the user message; if it
+    /// has not run yet, the marker makes it do nothing when it does. Either order ends the same.
+    static let abandonTurn = RedisScript("""
+        redis.call('SET', KEYS[4], '1', 'PX', ARGV[3])
+        if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
+        redis.call('DEL', KEYS[3])
+        for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, 9)) do
+            local ok, message = pcall(cjson.decode, item)
+            if ok and type(message) == 'table' and message.id == ARGV[2] then
+                redis.call('LREM', KEYS[2], 1, item)
+                break
+            end
+        end
+        redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
         return 1
         """)
 

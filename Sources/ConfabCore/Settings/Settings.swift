@@ -9,6 +9,8 @@ public struct Settings: Sendable {
     public var listenBacklog = 4096
     public var redisURL = "redis://127.0.0.1:6379"
     public var redisPoolSize = 4
+    /// Seconds a Redis command may wait for its reply before the connection is dropped and re-made.
+    public var redisCommandTimeout = 2.0
     public var openAIBaseURL = "http://127.0.0.1:8081/v1"
     public var openAIAPIKey: String?
     public var openAIModel = "SmolLM2-135M-Instruct"
@@ -57,6 +59,7 @@ public struct Settings: Sendable {
             throw SettingsError(name: "REDIS_URL", value: s.redisURL, expected: "a redis://host:port[/db] URL")
         }
         s.redisPoolSize = try read.int("REDIS_POOL_SIZE", s.redisPoolSize, in: 1...64)
+        s.redisCommandTimeout = try read.seconds("REDIS_COMMAND_TIMEOUT", s.redisCommandTimeout)
         s.openAIBaseURL = read.string("OPENAI_BASE_URL", s.openAIBaseURL)
         guard s.openAIBaseURL.hasPrefix("http://") || s.openAIBaseURL.hasPrefix("https://") else {
             throw SettingsError(name: "OPENAI_BASE_URL", value: s.openAIBaseURL, expected: "an http:// or https:// URL")

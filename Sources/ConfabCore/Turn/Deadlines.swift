@@ -18,6 +18,8 @@ final class Deadlines: Sendable {
         var scheduled: Scheduled<Void>?
         var stopped = false
         var lastKeepAlive: ContinuousClock.Instant?
+        var keepAlive: (@Sendable () -> Void)?
+        var expired: (@Sendable (String) -> Void)?
     }
 
     init(_ settings: TurnSettings, on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
@@ -27,13 +29,31 @@ final class Deadlines: Sendable {
 
     func tick() {
         let elapsed = (ContinuousClock.now - start).components
-        lastTick.store(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000, ordering: .relaxed)
+        let before = lastTick.exchange(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000, ordering: .relaxed)
+        // The first piece swaps the first-token deadline for the idle one, which may be due
+        // sooner than the timer's wake-up: set the timer again. Later pieces only push the idle
+        // deadline back, and the timer re-reads it when it wakes.
+        if before < 0 { rearm() }
+    }
+
+    private func rearm() {
+        let callbacks = timer.withLock { timer -> (@Sendable () -> Void, @Sendable (String) -> Void)? in
+            guard !timer.stopped, let keepAlive = timer.keepAlive, let expired = timer.expired else { return nil }
+            timer.scheduled?.cancel()
+            timer.scheduled = nil
+            return (keepAlive, expired)
+        }
+        if let (keepAlive, expired) = callbacks { check(keepAlive: keepAlive, expired: expired) }
     }
 
     /// Starts the timer: `keepAlive` after each `settings.keepAliveInterval` of silence, and
     /// `expired` with the deadline's name (first_token, idle, total) once one passes. After
     /// `stop()` no new call starts.
     func start(keepAlive: @escaping @Sendable () -> Void, expired: @escaping @Sendable (String) -> Void) {
+        timer.withLock { timer in
+            timer.keepAlive = keepAlive
+            timer.expired = expired
+        }
         check(keepAlive: keepAlive, expired: expired)
     }
 
@@ -42,6 +62,8 @@ final class Deadlines: Sendable {
             timer.stopped = true
             timer.scheduled?.cancel()
             timer.scheduled = nil
+            timer.keepAlive = nil
+            timer.expired = nil
         }
     }
 
@@ -70,6 +92,7 @@ final class Deadlines: Sendable {
             let wait = TimeAmount.nanoseconds((min(deadline, nextKeepAlive) - now).nanoseconds)
             timer.withLock { timer in
                 guard !timer.stopped else { return }
+                timer.scheduled?.cancel()
                 timer.scheduled = eventLoop.scheduleTask(in: wait) { self.check(keepAlive: keepAlive, expired: expired) }
             }
             return

@@ -83,13 +83,14 @@ public final class Turn: Sendable {
         guard !environment.activeTurns.isShuttingDown else { throw .shuttingDown }
         let userMessage = ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: persona.id)
         let lockToken = UUID().uuidString
+        let start = TurnStart(user: user, session: session, persona: persona.id, message: userMessage,
+                              window: environment.settings.prompt.window, lockToken: lockToken,
+                              lockMilliseconds: environment.settings.lockMilliseconds)
         let result: TurnStartResult
         do {
-            result = try await environment.store.beginTurn(TurnStart(
-                user: user, session: session, persona: persona.id, message: userMessage,
-                window: environment.settings.prompt.window, lockToken: lockToken,
-                lockMilliseconds: environment.settings.lockMilliseconds))
+            result = try await environment.store.beginTurn(start)
         } catch {
+            undoLater(start, in: environment)
             throw .storeUnavailable("\(error)")
         }
         switch result {
@@ -111,6 +112,23 @@ public final class Turn: Sendable {
                             metrics.ended(.partial)
                             Task { try? await store.finishTurn(finish) }
                         })
+        }
+    }
+
+    /// A begin that failed may still run in Redis later (it timed out while Redis stalled, and
+    /// Redis reads what was sent once it resumes). Abandon it, retrying until Redis answers (for
+    /// up to a minute), so the session is not left locked and holds no message the client was
+    /// told was refused.
+    private static func undoLater(_ start: TurnStart, in environment: TurnEnvironment) {
+        let store = environment.store
+        Task {
+            for _ in 0..<120 {
+                do {
+                    return try await store.abandonTurn(start)
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
         }
     }
 
