@@ -16,5 +16,5 @@ swift test --skip-build --skip FaultsUnderLoadTests
 echo "test: fault suite under load"
 swift test --skip-build --filter FaultsUnderLoadTests
 echo "test: browser, compose and end-to-end tests"
-.venv/bin/python -m pytest -q system-tests "$@"
+.venv/bin/python -m pytest -q -rs system-tests "$@"
 echo "test: all passed in $(( $(date +%s) - started ))s"

@@ -30,25 +30,166 @@
   function showStatus(text) { statusEl.textContent = text || ""; }
   function scrollDown() { messagesEl.scrollTop = messagesEl.scrollHeight; }
 
-  // Renders one message; replies as safe Markdown, the user's own text as plain text.
+  // Renders one message; replies as safe Markdown, the user's own text as plain text. A reply's
+  // blocks (text, reasoning, tool cards) sit in .parts, in the order the model produced them;
+  // the badge and the usage line come after.
   function addMessage(message) {
     const el = document.createElement("div");
     el.className = "message " + message.role;
     if (message.id) el.dataset.id = message.id;
     el.dataset.status = message.status || "complete";
-    el.appendChild(document.createElement("div")).className = "content";
-    setContent(el, message.content || "");
+    el.appendChild(document.createElement("div")).className = "parts";
+    if (message.role !== "user" && Array.isArray(message.parts) && message.parts.length) renderParts(el, message);
+    else setText(textBlock(el, false), message.content || "");
     setBadge(el, message);
+    if (message.role === "assistant") setUsage(el, message.usage);
     messagesEl.appendChild(el);
     scrollDown();
     return el;
   }
 
-  function setContent(el, text) {
-    const content = el.querySelector(".content");
-    if (el.classList.contains("user")) content.textContent = text;
-    else content.innerHTML = window.ConfabMarkdown.render(text);
-    el.dataset.raw = text;
+  function partsOf(el) { return el.querySelector(".parts"); }
+
+  // The text block to write to: the last block if it is text (unless a fresh one is asked for
+  // and that one already holds text), else a new one at the end.
+  function textBlock(el, fresh) {
+    const last = partsOf(el).lastElementChild;
+    if (last && last.classList.contains("content") && (!fresh || !last.dataset.raw)) return last;
+    const block = document.createElement("div");
+    block.className = "content";
+    block.dataset.raw = "";
+    partsOf(el).appendChild(block);
+    return block;
+  }
+
+  // Safe either way: the user's text goes in as text, a reply through ConfabMarkdown, which
+  // escapes everything before it adds its own few tags.
+  function setText(block, text) {
+    block.dataset.raw = text;
+    if (block.closest(".message").classList.contains("user")) block.textContent = text;
+    else block.innerHTML = window.ConfabMarkdown.render(text);
+  }
+
+  // Appends a non-text block (reasoning, tool card); an empty text block left at the end
+  // (the placeholder a streaming reply starts with) goes, so text after the block starts anew.
+  function appendBlock(el, block) {
+    const last = partsOf(el).lastElementChild;
+    if (last && last.classList.contains("content") && !last.dataset.raw) last.remove();
+    partsOf(el).appendChild(block);
+    return block;
+  }
+
+  function reasoningBlock(text) {
+    const block = document.createElement("details");
+    block.className = "reasoning";
+    block.appendChild(document.createElement("summary")).textContent = "Reasoning";
+    const body = block.appendChild(document.createElement("div"));
+    body.className = "reasoning-text";
+    body.textContent = text;
+    return block;
+  }
+
+  function appendReasoning(block, text) {
+    block.querySelector(".reasoning-text").textContent += text;
+  }
+
+  // Tool input and output as pretty-printed JSON; a string that holds JSON is shown as that JSON.
+  function pretty(value) {
+    if (value === undefined) return "";
+    if (typeof value === "string") {
+      try {
+        const parsed = JSON.parse(value);
+        if (parsed && typeof parsed === "object") return JSON.stringify(parsed, null, 2);
+      } catch (_) { /* plain text */ }
+      return value;
+    }
+    return JSON.stringify(value, null, 2);
+  }
+
+  function errorText(error) {
+    if (typeof error === "string") return error;
+    if (error && typeof error.message === "string") return error.message;
+    return pretty(error);
+  }
+
+  const TOOL_STATES = { running: "running…", done: "done", error: "error", missing: "no result" };
+
+  // <details class="tool-card" data-tool-name data-tool-call-id data-state>: the summary names
+  // the tool and its state; the body holds pre.tool-input, then pre.tool-output or .tool-error.
+  function toolCard(call) {
+    const card = document.createElement("details");
+    card.className = "tool-card";
+    card.dataset.toolName = call.name || "tool";
+    if (call.tool_call_id) card.dataset.toolCallId = call.tool_call_id;
+    const summary = card.appendChild(document.createElement("summary"));
+    summary.appendChild(document.createElement("span")).className = "tool-name";
+    summary.querySelector(".tool-name").textContent = call.name || "tool";
+    summary.appendChild(document.createElement("span")).className = "tool-state";
+    const body = card.appendChild(document.createElement("div"));
+    body.className = "tool-body";
+    addToolSection(body, "Input", "pre", "tool-input", pretty(call.input));
+    setToolState(card, "running");
+    return card;
+  }
+
+  function addToolSection(body, label, tag, className, text) {
+    body.appendChild(document.createElement("div")).className = "tool-label";
+    body.lastChild.textContent = label;
+    const section = body.appendChild(document.createElement(tag));
+    section.className = className;
+    section.textContent = text;
+  }
+
+  function setToolState(card, state) {
+    card.dataset.state = state;
+    card.querySelector(".tool-state").textContent = TOOL_STATES[state] || state;
+  }
+
+  // Fills a card from a tool_result / tool_error event or a stored tool part.
+  function setToolResult(card, result) {
+    const body = card.querySelector(".tool-body");
+    body.querySelectorAll(".tool-output, .tool-error").forEach((section) => {
+      section.previousElementSibling.remove(); // its label
+      section.remove();
+    });
+    if (result.error !== undefined && result.error !== null) {
+      addToolSection(body, "Error", "div", "tool-error", errorText(result.error));
+      setToolState(card, "error");
+    } else if (result.output !== undefined) {
+      addToolSection(body, "Output", "pre", "tool-output", pretty(result.output));
+      setToolState(card, "done");
+    } else {
+      setToolState(card, "missing");
+    }
+  }
+
+  // A stored reply's parts: [{type: text|reasoning|tool, ...}]; unknown types are skipped.
+  function renderParts(el, message) {
+    let sawText = false;
+    message.parts.forEach((part) => {
+      if (!part || typeof part !== "object") return;
+      if (part.type === "text") {
+        setText(textBlock(el, true), part.text || "");
+        sawText = true;
+      } else if (part.type === "reasoning") {
+        appendBlock(el, reasoningBlock(part.text || ""));
+      } else if (part.type === "tool") {
+        setToolResult(appendBlock(el, toolCard(part)), part);
+      }
+    });
+    if (!sawText && message.content) setText(textBlock(el, true), message.content);
+  }
+
+  // "42 tokens (12 prompt + 30 completion)", with "≈ " in front when estimated.
+  function setUsage(el, usage) {
+    let line = el.querySelector(".usage");
+    if (!usage || typeof usage !== "object") { if (line) line.remove(); return; }
+    const prompt = Number(usage.prompt_tokens) || 0, completion = Number(usage.completion_tokens) || 0;
+    const total = Number(usage.total_tokens) || prompt + completion;
+    if (!line) { line = document.createElement("div"); line.className = "usage"; el.appendChild(line); }
+    line.dataset.totalTokens = String(total);
+    line.dataset.estimated = usage.estimated ? "true" : "false";
+    line.textContent = (usage.estimated ? "≈ " : "") + total + " tokens (" + prompt + " prompt + " + completion + " completion)";
   }
 
   function setBadge(el, message) {
@@ -57,7 +198,7 @@
     if (message.status === "partial") text = message.reason === "shutdown" ? "⚠ partial reply (service restarted)" : "⏹ partial reply (stopped)";
     if (message.status === "error") text = "⚠ error: " + ((message.error && message.error.message) || "the reply failed");
     if (!text) { if (badge) badge.remove(); return; }
-    if (!badge) { badge = document.createElement("span"); badge.className = "badge"; el.appendChild(badge); }
+    if (!badge) { badge = document.createElement("span"); badge.className = "badge"; el.insertBefore(badge, el.querySelector(".usage")); }
     badge.textContent = text;
     el.dataset.status = message.status;
   }
@@ -103,15 +244,42 @@
       item.addEventListener("click", () => switchSession(session.id, session.persona));
       list.appendChild(item);
     });
+    setSessionUsage(data.sessions.find((session) => session.id === sessionId));
     return data.sessions;
   }
 
+  // The current session's total tokens, in the header.
+  function setSessionUsage(session) {
+    const el = $("session-usage");
+    const usage = session && session.usage;
+    if (!usage || typeof usage !== "object") { el.hidden = true; el.textContent = ""; return; }
+    const total = Number(usage.total_tokens) || (Number(usage.prompt_tokens) || 0) + (Number(usage.completion_tokens) || 0);
+    el.dataset.totalTokens = String(total);
+    el.textContent = "Session: " + total + " tokens";
+    el.hidden = false;
+  }
+
+  // Which collapsible blocks are open, so re-rendering the history keeps them open.
+  function openDetails() {
+    return new Set(Array.from(messagesEl.querySelectorAll("details[open]")).map(detailsKey));
+  }
+
+  function detailsKey(details) {
+    const message = details.closest(".message");
+    const kind = details.classList.contains("tool-card") ? "tool" : "reasoning";
+    const index = Array.from(message.querySelectorAll("details." + (kind === "tool" ? "tool-card" : "reasoning"))).indexOf(details);
+    return (message.dataset.id || "") + "|" + kind + "|" + (details.dataset.toolCallId || index);
+  }
+
   async function loadHistory() {
+    const wasOpen = openDetails();
     messagesEl.innerHTML = "";
     if (!sessionId) return;
     try {
       const data = await api("GET", "/chat/history", { session_id: sessionId });
       data.messages.forEach(addMessage);
+      messagesEl.querySelectorAll("details").forEach((details) => { if (wasOpen.has(detailsKey(details))) details.open = true; });
+      scrollDown();
       if (!data.messages.length) addMessage({ role: "assistant", content: "Say hello to start the conversation." }).classList.add("welcome");
     } catch (error) {
       showStatus(error.message);
@@ -156,19 +324,113 @@
     await loadSessions();
   }
 
-  // Handles one SSE data payload; returns true at [DONE].
-  function handleEvent(data, reply) {
+  // The state of one streaming reply: its element, its tool cards by call id, and whether the
+  // next text or reasoning starts a new block (after a step begins).
+  function newTurn(reply) {
+    return { reply: reply, cards: new Map(), fresh: false };
+  }
+
+  function appendText(turn, text) {
+    const block = textBlock(turn.reply, turn.fresh);
+    turn.fresh = false;
+    setText(block, block.dataset.raw + text);
+  }
+
+  function appendReasoningPiece(turn, text) {
+    const last = partsOf(turn.reply).lastElementChild;
+    if (!turn.fresh && last && last.classList.contains("reasoning")) appendReasoning(last, text);
+    else appendBlock(turn.reply, reasoningBlock(text));
+    turn.fresh = false;
+  }
+
+  function cardFor(turn, event) {
+    let card = event.tool_call_id ? turn.cards.get(event.tool_call_id) : undefined;
+    if (!card) {
+      // A result without its call (or without an id): the last running card of that name, else a new card.
+      const running = Array.from(turn.reply.querySelectorAll('.tool-card[data-state="running"]'))
+        .filter((c) => c.dataset.toolName === (event.name || "tool"));
+      card = running.length && !event.tool_call_id ? running[running.length - 1] : appendBlock(turn.reply, toolCard(event));
+      if (event.tool_call_id) turn.cards.set(event.tool_call_id, card);
+    }
+    return card;
+  }
+
+  // At the end of the reply, a tool that never answered shows so.
+  function settleCards(turn) {
+    turn.reply.querySelectorAll('.tool-card[data-state="running"]').forEach((card) => setToolState(card, "missing"));
+  }
+
+  function endWithError(turn, event) {
+    settleCards(turn);
+    setBadge(turn.reply, { status: event.status || "error", reason: event.reason, error: event.error });
+    showStatus(errorText(event.error) || "the reply failed");
+  }
+
+  function endWithFinish(turn, event) {
+    settleCards(turn);
+    if (event.usage) setUsage(turn.reply, event.usage);
+  }
+
+  // Handles one SSE data payload; returns true at [DONE]. Events without a type are today's
+  // (start, content, finish, error); typed ones add steps, reasoning, tools and usage. Unknown
+  // types are ignored.
+  function handleEvent(data, turn) {
     if (data === "[DONE]") return true;
-    const event = JSON.parse(data);
-    if (event.message_id && !event.status) reply.dataset.id = event.message_id;
-    if (typeof event.content === "string") {
-      setContent(reply, reply.dataset.raw + event.content);
-      scrollDown();
+    let event;
+    try { event = JSON.parse(data); } catch (_) { return false; }
+    if (!event || typeof event !== "object") return false;
+    const reply = turn.reply;
+    switch (event.type) {
+      case undefined:
+      case null:
+        if (typeof event.content === "string") appendText(turn, event.content);
+        else if (event.error) endWithError(turn, event);
+        else if (event.finish_reason) endWithFinish(turn, event);
+        else if (event.message_id && !event.status) reply.dataset.id = event.message_id;
+        break;
+      case "start":
+        if (event.message_id) reply.dataset.id = event.message_id;
+        break;
+      case "step_start":
+      case "step_finish":
+        turn.fresh = true;
+        break;
+      case "reasoning": {
+        const text = typeof event.content === "string" ? event.content : event.text;
+        if (typeof text === "string") appendReasoningPiece(turn, text);
+        break;
+      }
+      case "tool_input_start": // the model began a call: its card shows now, its input comes with tool_call
+      case "tool_call": {
+        const known = event.tool_call_id && turn.cards.get(event.tool_call_id);
+        if (known) {
+          if (event.input !== undefined) known.querySelector(".tool-input").textContent = pretty(event.input);
+        } else {
+          const card = appendBlock(reply, toolCard(event));
+          if (event.tool_call_id) turn.cards.set(event.tool_call_id, card);
+        }
+        turn.fresh = true;
+        break;
+      }
+      case "tool_result":
+        setToolResult(cardFor(turn, event), { output: event.output === undefined ? null : event.output });
+        break;
+      case "tool_error":
+        setToolResult(cardFor(turn, event), { error: event.error === undefined ? "the tool failed" : event.error });
+        break;
+      case "usage":
+        setUsage(reply, event.usage);
+        break;
+      case "finish":
+        endWithFinish(turn, event);
+        break;
+      case "error":
+        endWithError(turn, event);
+        break;
+      default:
+        return false; // a newer event this page does not know
     }
-    if (event.error) {
-      setBadge(reply, { status: event.status || "error", reason: event.reason, error: event.error });
-      showStatus(event.error.message);
-    }
+    scrollDown();
     return false;
   }
 
@@ -187,26 +449,26 @@
   }
 
   function send(text) {
-    const reply = addMessage({ role: "assistant", content: "" });
+    const turn = newTurn(addMessage({ role: "assistant", content: "" }));
     const fields = { session_id: sessionId, message: text, role: roleSelect.value };
     document.body.dataset.turn = "streaming";
     setStreaming(true);
     if (text.length <= LONG_MESSAGE) {
       const source = new EventSource("/chat/stream?" + query(Object.assign({ user_id: userId }, fields)));
       stream = { close: () => source.close() };
-      source.onmessage = (e) => { if (handleEvent(e.data, reply)) { source.close(); finishTurn(); } };
+      source.onmessage = (e) => { if (handleEvent(e.data, turn)) { source.close(); finishTurn(); } };
       source.onerror = () => {
         // Refusals (409, 404) arrive here too; close so EventSource does not retry on its own.
         source.close();
         if (stream) { showStatus("the stream was interrupted"); finishTurn(); }
       };
     } else {
-      postStream(Object.assign({ user_id: userId }, fields), reply);
+      postStream(Object.assign({ user_id: userId }, fields), turn);
     }
   }
 
   // POST /chat/stream read with fetch, for long messages.
-  function postStream(body, reply) {
+  function postStream(body, turn) {
     const controller = new AbortController();
     stream = { close: () => controller.abort() };
     fetch("/chat/stream", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal: controller.signal })
@@ -227,7 +489,7 @@
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
-            if (data && handleEvent(data, reply)) return;
+            if (data && handleEvent(data, turn)) return;
           }
         }
       })

@@ -1,4 +1,5 @@
 """The web page in a real headless Chromium, against real Confab, Redis and the test upstream."""
+import json
 import os
 import time
 
@@ -8,7 +9,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from conftest import require
 
@@ -59,7 +60,7 @@ def user_and_session(driver):
 def test_reply_streams_token_by_token_then_survives_a_reload(page):
     driver, base, wait = page
     assert [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#role-select option")] == \
-        ["assistant", "teacher", "programmer"]
+        ["assistant", "teacher", "programmer", "scout", "advisor"]
     send(driver, "hello streaming world [[tokens=40]]")
     lengths, typing_seen = [], False
     deadline = time.time() + 20
@@ -155,3 +156,68 @@ def test_sessions_switch_and_delete(page):
     driver.find_element(By.ID, "clear-btn").click()
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".message.user"))
     assert requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": first}).json()["total"] == 0
+
+
+# Records [tool name, state] each time a tool card appears or changes state while the reply
+# streams, i.e. before the page replaces it with the stored history.
+RECORD_STREAMED_CARDS = """window.streamedCards = [];
+    new MutationObserver((records) => {
+        if (document.getElementById('stop-btn').hidden) return;
+        records.forEach((r) => {
+            const added = Array.from(r.addedNodes).filter((n) => n.nodeType === 1);
+            const cards = r.type === 'attributes' ? [r.target] :
+                added.flatMap((n) => n.matches('.tool-card') ? [n] : Array.from(n.querySelectorAll('.tool-card')));
+            cards.filter((c) => c.matches('.tool-card')).forEach((c) => window.streamedCards.push([c.dataset.toolName, c.dataset.state]));
+        });
+    }).observe(document.getElementById('messages'), {childList: true, subtree: true, attributes: true, attributeFilter: ['data-state']});"""
+
+
+def usage_line(usage):
+    return ("≈ " if usage.get("estimated") else "") + \
+        f"{usage['total_tokens']} tokens ({usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion)"
+
+
+def check_tool_card(driver, usage):
+    """The reply holds one closed find_agents card, then the text; opened, it shows input and output."""
+    reply = replies(driver)[-1]
+    assert len(driver.find_elements(By.CSS_SELECTOR, '.tool-card[data-tool-name="find_agents"]')) == 1
+    card = reply.find_element(By.CSS_SELECTOR, '.tool-card[data-tool-name="find_agents"]')
+    assert card.get_attribute("data-state") == "done" and card.get_attribute("open") is None
+    summary = card.find_element(By.TAG_NAME, "summary")
+    assert "find_agents" in summary.text and "done" in summary.text
+    summary.click()
+    WebDriverWait(driver, 5).until(lambda d: card.get_attribute("open") is not None)
+    assert "moneny printing agent" in card.find_element(By.CSS_SELECTOR, ".tool-input").text
+    output = card.find_element(By.CSS_SELECTOR, ".tool-output")
+    assert '"agents"' in output.text
+    agents = json.loads(output.get_attribute("textContent"))["agents"]
+    assert agents and all({"id", "name", "description"} <= set(agent) for agent in agents)
+    assert card.find_elements(By.CSS_SELECTOR, ".tool-error") == []
+    text = reply.find_elements(By.CSS_SELECTOR, ".content")[-1]
+    assert text.text.startswith("Tool results:")
+    assert driver.execute_script("return !!(arguments[0].compareDocumentPosition(arguments[1]) & Node.DOCUMENT_POSITION_FOLLOWING)",
+                                 card, text), "the text after the tool call comes after its card"
+    assert reply.find_element(By.CSS_SELECTOR, ".usage").text == usage_line(usage)
+
+
+def test_tool_calls_show_as_cards_then_survive_a_reload(page):
+    driver, base, wait = page
+    Select(driver.find_element(By.ID, "role-select")).select_by_value("scout")
+    driver.execute_script(RECORD_STREAMED_CARDS)
+    send(driver, "Please find me an agent that can help me with my business. Use the query 'moneny printing agent'")
+    WebDriverWait(driver, 60, ignored_exceptions=[StaleElementReferenceException]).until(turn_done)
+    streamed = driver.execute_script("return window.streamedCards")
+    assert ["find_agents", "running"] in streamed and ["find_agents", "done"] in streamed, \
+        f"the card shows while the reply streams, then fills in; saw {streamed}"
+
+    user, session = user_and_session(driver)
+    stored = requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": session}).json()["messages"][-1]
+    assert stored["role"] == "assistant" and [p["type"] == "tool" and p["name"] for p in stored["parts"]].count("find_agents") == 1
+    check_tool_card(driver, stored["usage"])
+    listed = requests.get(f"{base}/chat/sessions", params={"user_id": user}).json()["sessions"]
+    total = next(s for s in listed if s["id"] == session)["usage"]["total_tokens"]
+    assert total > 0 and driver.find_element(By.CSS_SELECTOR, ".session-usage").text == f"Session: {total} tokens"
+
+    driver.refresh()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".message.user")) == 1 and len(replies(d)) == 1)
+    check_tool_card(driver, stored["usage"])

@@ -33,20 +33,28 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
 
     # Sessions exist only where POST /chat/start said 200.
+    # Sessions exist only where POST /chat/start, PUT /chat/sessions/{id} or POST /api/chat
+    # (which makes the chat id a session on first use) succeeded.
     created = set()
     entries = json.loads(har.read_text())["log"]["entries"]
     assert len(entries) > 200, f"only {len(entries)} requests were made"
     for entry in entries:
-        if "/chat/start" in entry["request"]["url"] and entry["response"]["status"] == 200:
+        url, status = entry["request"]["url"], entry["response"]["status"]
+        if "/chat/start" in url and status == 200:
             created.add(json.loads(entry["response"]["content"]["text"])["session_id"])
+        elif re.search(r"/chat/sessions/[^/?]+", url) and entry["request"]["method"] == "PUT" and status in (200, 201):
+            created.add(json.loads(entry["response"]["content"]["text"])["id"])
+        elif url.split("?")[0].endswith("/api/chat") and status == 200:
+            chat = json.loads(entry["request"]["postData"]["text"])["id"]
+            created.add(chat.lower() if len(chat) == 36 else chat)  # UUIDs are kept lowercased
     streamed = [e for e in entries if "/chat/stream" in e["request"]["url"] and e["response"]["status"] == 200]
     assert streamed, "the stateful phase never streamed a turn in a session it created (links in /openapi.json?)"
     keys = redis_cli(redis_url, "--scan")
     for key in keys:
-        match = re.fullmatch(r"confab:\{u:[A-Za-z0-9_.@-]+\}:(sessions|session:([0-9a-f-]{36})(:messages)?)", key)
+        match = re.fullmatch(r"confab:\{u:[A-Za-z0-9_.@-]+\}:(sessions|usage|session:([0-9a-f-]{36}|[A-Za-z0-9]{16,64})(:messages)?)", key)
         assert match, f"unexpected key {key!r}"
         if match.group(2):
             assert match.group(2) in created, f"{key} belongs to no session that was created"
-        else:
+        elif key.endswith(":sessions"):
             members = redis_cli(redis_url, "ZRANGE", key, "0", "-1")
             assert set(members) <= created, f"{key} lists sessions that were never created"

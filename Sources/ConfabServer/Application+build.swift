@@ -31,6 +31,7 @@ private func addAPIRoutes<Context: RequestContext>(to routes: RouteTable<Context
     ServiceController(store: dependencies.turns.store, personas: dependencies.turns.personas,
                       metrics: dependencies.metrics).addRoutes(to: routes)
     ChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
+    UIChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
     SessionsController(store: dependencies.turns.store, validate: validation).addRoutes(to: routes)
 }
 

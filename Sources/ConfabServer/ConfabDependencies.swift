@@ -12,7 +12,7 @@ public struct ConfabDependencies: Sendable {
     public var metrics: PrometheusCollectorRegistry
     /// Closed when the application stops.
     var redis: RedisClient?
-    var httpClient: HTTPClient?
+    var httpClients: [HTTPClient] = []
 
     /// The real thing: Redis at `REDIS_URL`, the model at `OPENAI_BASE_URL`.
     public static func live(settings: Settings, logger: Logger) throws -> ConfabDependencies {
@@ -33,14 +33,19 @@ public struct ConfabDependencies: Sendable {
             headTimeoutSeconds: settings.firstTokenTimeout))
         let store = RedisConversationStore(redis: redis, cap: settings.historyCap, ttlSeconds: settings.historyTTLSeconds,
                                            debugTTLSeconds: settings.debugCaptureTTLSeconds)
-        let turns = TurnEnvironment(store: store, model: model, personas: PersonaCatalog(), settings: settings.turn,
+        let personas = PersonaCatalog()
+        // fetch_url gets a client of its own that never follows a redirect off the allow-list.
+        let fetchClient = settings.fetchURLAllow.isEmpty ? nil : HTTPClient(eventLoopGroupProvider: .singleton,
+                                                                            configuration: .init(redirectConfiguration: .disallow))
+        let tools = ToolRegistry.builtIn(agents: personas, fetcher: fetchClient.map { URLFetcher(client: $0, allowedHosts: settings.fetchURLAllow) })
+        let turns = TurnEnvironment(store: store, model: model, personas: personas, tools: tools, settings: settings.turn,
                                     activeTurns: ActiveTurns(), metrics: TurnMetrics(factory: factory), logger: logger)
-        return ConfabDependencies(settings: settings, turns: turns, metrics: metrics, redis: redis, httpClient: httpClient)
+        return ConfabDependencies(settings: settings, turns: turns, metrics: metrics, redis: redis, httpClients: [httpClient] + (fetchClient.map { [$0] } ?? []))
     }
 
     /// Closes the connections to Redis and the model server.
     public func shutdown() async {
-        try? await httpClient?.shutdown()
+        for client in httpClients { try? await client.shutdown() }
         await redis?.shutdown()
     }
 }

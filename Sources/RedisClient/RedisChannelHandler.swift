@@ -31,7 +31,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     private let reader = HiredisCodec.Reader()
     private var pending = CircularBuffer<Pending>()
     /// One timer per connection, armed at the earliest deadline of the waiting batches.
-    private var timer: Scheduled<Void>?
+    private var timer: (task: Scheduled<Void>, deadline: NIODeadline)?
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
@@ -44,17 +44,20 @@ final class RedisChannelHandler: ChannelDuplexHandler {
             return
         }
         pending.append(Pending(expected: request.commands.count, replies: [], promise: request.reply, deadline: request.deadline))
-        if timer == nil { armTimer(at: request.deadline, context: context) }
+        // A call may bring a shorter deadline than the ones waiting (a per-call timeout).
+        if timer.map({ request.deadline < $0.deadline }) ?? true { armTimer(at: request.deadline, context: context) }
         context.write(wrapOutboundOut(buffer), promise: promise)
     }
 
     private func armTimer(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        timer?.task.cancel()
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+        let task = context.eventLoop.scheduleTask(deadline: deadline) {
             let (handler, context) = bound.value
             handler.timer = nil
             handler.checkDeadlines(context: context)
         }
+        timer = (task, deadline)
     }
 
     private func checkDeadlines(context: ChannelHandlerContext) {
@@ -83,7 +86,7 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
+        timer?.task.cancel()
         timer = nil
         failAll(RedisError.connectionFailed("connection closed"))
         context.fireChannelInactive()

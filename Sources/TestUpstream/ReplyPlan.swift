@@ -1,8 +1,16 @@
 import Foundation
 
-/// What one request will get: the reply's pieces, the delays, and any fault.
+/// What one request will get: the answer (text or tool calls), the delays, and any fault.
 struct ReplyPlan: Sendable {
-    var pieces: [String]
+    /// What the model says.
+    enum Answer: Sendable {
+        /// Text, one piece per chunk.
+        case text([String])
+        /// Tool calls, in fragments.
+        case toolCalls(ToolCallPlan)
+    }
+
+    var answer: Answer
     var firstDelayMS: Int
     var delayMS: Int
     var fault: TestUpstream.Fault?
@@ -10,18 +18,28 @@ struct ReplyPlan: Sendable {
     var promptTokens: Int
 
     init(chat: ChatRequest, defaults: TestUpstream.Options) {
+        // When the model is given tool results, the last user message is the one that started
+        // the exchange; its directives apply to this step too.
         let last = chat.messages.last { $0.role == "user" }?.content ?? ""
         let directives = Self.directives(in: last)
-        let text = last.replacingOccurrences(of: #"\[\[[a-z]+=[^\]]*\]\]"#, with: "", options: .regularExpression)
-            .trimmingCharacters(in: .whitespaces)
-        var pieces = ["Echo:"] + text.split(separator: " ", omittingEmptySubsequences: false).map { " " + $0 }
-        let wanted = directives["tokens"].flatMap(Int.init) ?? defaults.tokens
-        var filler = 0
-        while pieces.count < wanted {
-            filler += 1
-            pieces.append(" word\(filler)")
+        if let calls = ToolCallPlan(chat: chat) {
+            answer = .toolCalls(calls)
+        } else {
+            var pieces: [String]
+            if chat.messages.last?.role == "tool" {
+                pieces = Self.words(Self.toolResults(in: chat.messages))
+            } else {
+                let text = Self.withoutDirectives(last)
+                pieces = ["Echo:"] + text.split(separator: " ", omittingEmptySubsequences: false).map { " " + $0 }
+            }
+            let wanted = directives["tokens"].flatMap(Int.init) ?? defaults.tokens
+            var filler = 0
+            while pieces.count < wanted {
+                filler += 1
+                pieces.append(" word\(filler)")
+            }
+            answer = .text(pieces)
         }
-        self.pieces = pieces
         firstDelayMS = directives["first"].flatMap(Int.init) ?? defaults.firstTokenDelayMS
         delayMS = directives["delay"].flatMap(Int.init) ?? defaults.tokenDelayMS
         fault = directives["fault"].flatMap(TestUpstream.Fault.init(rawValue:))
@@ -41,6 +59,45 @@ struct ReplyPlan: Sendable {
         return found
     }
 
+    /// The text with its directives taken out, as the model is meant to read it.
+    static func withoutDirectives(_ text: String) -> String {
+        text.replacingOccurrences(of: #"\[\[[a-z]+=[^\]]*\]\]"#, with: "", options: .regularExpression)
+            .trimmingCharacters(in: .whitespaces)
+    }
+
+    /// What the model answers once given tool results: the results after the last assistant
+    /// message (that step's), so a test can check the model saw them.
+    static func toolResults(in messages: [ChatRequest.Message]) -> String {
+        let start = messages.lastIndex { $0.role == "assistant" }.map { $0 + 1 } ?? 0
+        let results = messages[start...].filter { $0.role == "tool" }.map { $0.content ?? "" }
+        return "Tool results: " + results.joined(separator: " | ")
+    }
+
+    /// Text in pieces of one word each with the space before it, like the echo reply's.
+    static func words(_ text: String) -> [String] {
+        let words = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard let first = words.first else { return [] }
+        var pieces = [String(first)]
+        for word in words.dropFirst() { pieces.append(" \(word)") }
+        return pieces
+    }
+
+    /// The `delta` object of each chunk between the role chunk and the finish chunk; the usage
+    /// counts one completion token per delta.
+    var deltas: [String] {
+        switch answer {
+        case .text(let pieces): return pieces.map { "{\"content\":\(Self.json($0))}" }
+        case .toolCalls(let calls): return calls.deltas()
+        }
+    }
+
+    var finishReason: String {
+        switch answer {
+        case .text: return "stop"
+        case .toolCalls: return "tool_calls"
+        }
+    }
+
     /// The SSE stream as written: each chunk with the delay before it, and whether the stream
     /// then hangs (sends nothing more, keeping the connection open) instead of closing.
     /// Built whole up front so that streaming costs one timer and one write per chunk.
@@ -51,11 +108,12 @@ struct ReplyPlan: Sendable {
             let finishJSON = finish.map { "\"\($0)\"" } ?? "null"
             return "data: {\"id\":\"\(id)\",\"object\":\"chat.completion.chunk\",\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"delta\":\(delta),\"finish_reason\":\(finishJSON)}]}\n\n"
         }
+        let deltas = self.deltas
         // Like llama.cpp: the first delta carries the role and a null content.
         var chunks = [(delayMS: firstDelayMS, text: chunk(#"{"role":"assistant","content":null}"#))]
-        let half = fault == nil ? pieces.count : pieces.count / 2
-        for (index, piece) in pieces.prefix(half).enumerated() {
-            chunks.append((index > 0 ? delayMS : 0, chunk("{\"content\":\(Self.json(piece))}")))
+        let half = fault == nil ? deltas.count : deltas.count / 2
+        for (index, delta) in deltas.prefix(half).enumerated() {
+            chunks.append((index > 0 ? delayMS : 0, chunk(delta)))
         }
         switch fault {
         case .errorEvent:
@@ -65,16 +123,23 @@ struct ReplyPlan: Sendable {
         case .hangMid, .hangFirst: return (chunks, true)
         case .cut: break  // closes with no finish reason and no [DONE]
         case .http500, .http429, .http401, nil:
-            chunks.append((0, chunk("{}", finish: "stop")))
-            chunks.append((0, "data: {\"id\":\"\(id)\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(pieces.count),\"total_tokens\":\(promptTokens + pieces.count)},\"timings\":{\"predicted_ms\":1.5}}\n\n"))
+            chunks.append((0, chunk("{}", finish: finishReason)))
+            chunks.append((0, "data: {\"id\":\"\(id)\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(deltas.count),\"total_tokens\":\(promptTokens + deltas.count)},\"timings\":{\"predicted_ms\":1.5}}\n\n"))
             chunks.append((0, "data: [DONE]\n\n"))
         }
         return (chunks, false)
     }
 
     func wholeReply() -> String {
-        let content = Self.json(pieces.joined())
-        return "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion\",\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\(content)},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(pieces.count),\"total_tokens\":\(promptTokens + pieces.count)}}"
+        let message: String
+        switch answer {
+        case .text(let pieces):
+            message = "{\"role\":\"assistant\",\"content\":\(Self.json(pieces.joined()))}"
+        case .toolCalls(let calls):
+            message = "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":\(calls.json())}"
+        }
+        let completionTokens = deltas.count
+        return "{\"id\":\"chatcmpl-test\",\"object\":\"chat.completion\",\"model\":\"\(model)\",\"choices\":[{\"index\":0,\"message\":\(message),\"finish_reason\":\"\(finishReason)\"}],\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),\"total_tokens\":\(promptTokens + completionTokens)}}"
     }
 
     /// A JSON string literal.

@@ -9,6 +9,10 @@ import Synchronization
 /// The reply echoes the last user message, then pads with filler words up to `tokens` pieces.
 /// Directives in the user message change one request: `[[tokens=N]]`, `[[first=MS]]`,
 /// `[[delay=MS]]` and `[[fault=NAME]]`, where NAME is one of `Fault`'s cases.
+///
+/// When the request offers tools, the user message can ask for tool calls instead
+/// (`[[tool=NAME]]`, `[[tools=parallel]]`, ...: see `ToolCallPlan`); when the last message is a
+/// tool result, the reply is `Tool results: ` and the results, so a test can check they arrived.
 public struct TestUpstream: Sendable {
     public struct Options: Sendable {
         public var tokens: Int
@@ -89,11 +93,4 @@ public struct TestUpstream: Sendable {
             .bind(host: host, port: port).get()
         return Server(channel: channel)
     }
-}
-
-struct ChatRequest: Decodable {
-    struct Message: Decodable { var role: String; var content: String? }
-    var model: String?
-    var messages: [Message]
-    var stream: Bool?
 }

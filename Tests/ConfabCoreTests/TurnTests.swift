@@ -21,16 +21,19 @@ import TestUpstream
     }
 
     func withFixture(firstToken: Duration = .seconds(5), idle: Duration = .seconds(5), total: Duration = .seconds(20),
-                     upstream options: TestUpstream.Options = .init(), _ body: (Fixture) async throws -> Void) async throws {
+                     upstream options: TestUpstream.Options = .init(), personas: PersonaCatalog = PersonaCatalog(),
+                     tools: ToolRegistry? = nil, maxSteps: Int = 5, toolTimeout: Duration = .seconds(10),
+                     _ body: (Fixture) async throws -> Void) async throws {
         try await UpstreamServer.run(options: options) { baseURL, upstream in
             let client = HTTPClient(eventLoopGroupProvider: .singleton)
             let model = OpenAIChatModel(client: client, configuration: .init(
                 baseURL: baseURL, apiKey: "test-key", model: "test-model", maxTokens: nil, headTimeoutSeconds: 5))
             let settings = TurnSettings(prompt: PromptBuilder(window: 20, characterBudget: 10_000), firstTokenTimeout: firstToken,
-                                        idleTimeout: idle, totalTimeout: total, debugCapture: true)
+                                        idleTimeout: idle, totalTimeout: total, debugCapture: true, maxSteps: maxSteps,
+                                        toolTimeout: toolTimeout)
             let store = InMemoryConversationStore()
             let session = await store.createSession(user: "u1", persona: "assistant", now: 1)!.id
-            let environment = TurnEnvironment(store: store, model: model, personas: PersonaCatalog(), settings: settings,
+            let environment = TurnEnvironment(store: store, model: model, personas: personas, tools: tools, settings: settings,
                                               activeTurns: ActiveTurns(), logger: Logger(label: "test"))
             do {
                 try await body(Fixture(store: store, environment: environment, upstream: upstream, session: session))
@@ -114,7 +117,7 @@ import TestUpstream
     }
 
     @Test func totalDeadlineCutsASlowReply() async throws {
-        try await withFixture(total: .milliseconds(400)) { f in
+        try await withFixture(total: .milliseconds(1500)) { f in
             let reply = try await f.begin("[[tokens=100]] [[delay=20]] slow").run { _ in }
             #expect(reply.error?.code == "upstream_timeout_total")
             #expect(!reply.content.isEmpty)

@@ -99,7 +99,7 @@ import TestSupport
         try await withConfab { h in
             let roles = try await h.get("/roles").json
             let ids = (roles["roles"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
-            #expect(ids == ["assistant", "teacher", "programmer"])
+            #expect(ids == ["assistant", "teacher", "programmer", "scout", "advisor"])
             #expect(roles["default_role"] as? String == "assistant")
             #expect((roles["roles"] as? [[String: Any]])?.allSatisfy { ($0["name"] as? String)?.isEmpty == false && $0["description"] != nil } == true)
         }

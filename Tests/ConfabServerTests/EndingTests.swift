@@ -53,6 +53,25 @@ import TestSupport
         }
     }
 
+    /// `CONFAB_ON_DISCONNECT=continue`: a reply whose client left is finished and stored whole.
+    @Test func withContinueALeftReplyIsFinishedAndStoredWhole() async throws {
+        try await withConfab(configure: { $0.onDisconnect = .continue }) { h in
+            let session = try await h.startSession("cont")
+            let seen = try await h.stream(h.streamPath(user: "cont", session: session, message: "[[tokens=80]] [[delay=10]] go"), leaveAfter: 3)
+            #expect(seen.text.hasPrefix("Echo: go"))
+            var replies: [[String: Any]] = []
+            for _ in 0..<500 where replies.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                replies = try await storedReplies(h, "cont", session)
+            }
+            #expect(replies.count == 1)
+            #expect(replies.first?["status"] as? String == "complete", "finished though nobody watched")
+            let stored = replies.first?["content"] as? String ?? ""
+            #expect(stored.hasPrefix(seen.text) && stored.hasSuffix(" word78"), "the whole reply: \(stored.suffix(40))")
+            #expect(h.upstream.stats.total == 1)
+        }
+    }
+
     @Test func oneReplyAtATimePerSessionAcrossInstances() async throws {
         try await withConfab { h in
             let session = try await h.startSession("sam")

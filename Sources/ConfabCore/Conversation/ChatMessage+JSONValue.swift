@@ -15,7 +15,8 @@ extension ChatMessage {
         self.init(id: id, role: role, content: content, timestamp: timestamp, status: status,
                   persona: field(.persona)?.string, model: field(.model)?.string,
                   finishReason: field(.finishReason)?.string, usage: field(.usage).flatMap(Usage.init(json:)),
-                  error: field(.error).flatMap(ErrorInfo.init(json:)), reason: field(.reason)?.string)
+                  error: field(.error).flatMap(ErrorInfo.init(json:)), reason: field(.reason)?.string,
+                  parts: field(.parts)?.array.map { $0.compactMap(MessagePart.init(json:)) })
     }
 }
 
@@ -25,7 +26,8 @@ extension Usage {
         guard case .object = json else { return nil }
         self.init(promptTokens: json[CodingKeys.promptTokens.rawValue]?.int ?? 0,
                   completionTokens: json[CodingKeys.completionTokens.rawValue]?.int ?? 0,
-                  totalTokens: json[CodingKeys.totalTokens.rawValue]?.int)
+                  totalTokens: json[CodingKeys.totalTokens.rawValue]?.int,
+                  estimated: json[CodingKeys.estimated.rawValue] == .bool(true))
     }
 }
 

@@ -10,7 +10,7 @@ public protocol ConversationStore: Sendable {
     /// Empties a session's messages; false when the session is unknown.
     func clearHistory(user: String, session: String) async throws -> Bool
     func deleteSession(user: String, session: String) async throws -> Bool
-    /// Deletes every session of the user; returns how many there were.
+    /// Deletes every session of the user, and the user's usage totals; returns how many sessions there were.
     func deleteAllSessions(user: String) async throws -> Int
 
     /// The first round trip of a turn: checks the session, takes its lock, reads the history
@@ -23,6 +23,15 @@ public protocol ConversationStore: Sendable {
     /// the lock it took and removes the user message. Does nothing otherwise.
     func abandonTurn(_ start: TurnStart) async throws
 
+    /// One session, or nil when the user has no such session.
+    func session(user: String, id: String) async throws -> SessionInfo?
+    /// Creates a session with a client-chosen id (with `defaultPersona` unless one is given), or
+    /// updates its title and persona (nil keeps them).
+    func upsertSession(user: String, id: String, title: String?, persona: String?, defaultPersona: String, now: Double,
+                       maxSessions: Int) async throws -> SessionUpsert
+    /// The user's token usage over all sessions.
+    func usage(user: String) async throws -> Usage
+
     /// The raw upstream exchange kept for a reply when debug capture is on.
     func debugCapture(user: String, messageID: String) async throws -> String?
     /// Throws when the store cannot be reached.
@@ -33,18 +42,32 @@ public protocol ConversationStore: Sendable {
 public struct TurnStart: Sendable {
     public var user: String
     public var session: String
+    /// The persona asked for; empty for the session's own.
     public var persona: String
     public var message: ChatMessage
     public var window: Int
     public var lockToken: String
     public var lockMilliseconds: Int
+    /// Create the session if it does not exist (a chat id the client made up), within `maxSessions`.
+    public var createIfMissing = false
+    public var maxSessions = Int.max
+}
+
+/// What `upsertSession` did.
+public enum SessionUpsert: Sendable, Equatable {
+    case created, updated
+    /// The user already has the most sessions allowed; nothing was written.
+    case limitReached
 }
 
 /// What the first round trip of a turn found.
 public enum TurnStartResult: Sendable, Equatable {
-    /// The window of earlier messages, newest first.
-    case started(window: [ChatMessage])
+    /// The window of earlier messages, newest first, and the session's persona (the one asked
+    /// for, or the session's own when none was).
+    case started(window: [ChatMessage], persona: String?)
     case unknownSession
+    /// The session would be new, and the user already has the most sessions allowed.
+    case sessionLimit
     /// Another reply is streaming for this session.
     case busy
 }

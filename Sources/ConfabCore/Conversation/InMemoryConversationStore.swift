@@ -12,6 +12,7 @@ public actor InMemoryConversationStore: ConversationStore {
     private let cap: Int
     private var sessions: [String: [String: Session]] = [:]
     private var captures: [String: String] = [:]
+    private var usageByUser: [String: Usage] = [:]
 
     public init(cap: Int = 50) { self.cap = cap }
 
@@ -43,19 +44,26 @@ public actor InMemoryConversationStore: ConversationStore {
     }
 
     public func deleteAllSessions(user: String) -> Int {
-        sessions.removeValue(forKey: user)?.count ?? 0
+        usageByUser[user] = nil
+        return sessions.removeValue(forKey: user)?.count ?? 0
     }
 
     public func beginTurn(_ start: TurnStart) -> TurnStartResult {
+        if sessions[start.user]?[start.session] == nil, start.createIfMissing {
+            guard sessions[start.user, default: [:]].count < start.maxSessions else { return .sessionLimit }
+            sessions[start.user, default: [:]][start.session] = Session(info: SessionInfo(
+                id: start.session, title: "", persona: start.persona, createdAt: start.message.timestamp,
+                updatedAt: start.message.timestamp, messageCount: 0))
+        }
         guard var session = sessions[start.user]?[start.session] else { return .unknownSession }
         guard session.lock == nil else { return .busy }
         let window = Array(session.messages.prefix(start.window))
         session.lock = start.lockToken
         store(start.message, in: &session)
         if session.info.title.isEmpty { session.info.title = SessionInfo.title(from: start.message.content) }
-        session.info.persona = start.persona
+        if !start.persona.isEmpty { session.info.persona = start.persona }
         sessions[start.user]![start.session] = session
-        return .started(window: window)
+        return .started(window: window, persona: session.info.persona.isEmpty ? nil : session.info.persona)
     }
 
     public func finishTurn(_ finish: TurnFinish) {
@@ -67,6 +75,9 @@ public actor InMemoryConversationStore: ConversationStore {
         session.info.usage.completionTokens += finish.reply.usage?.completionTokens ?? 0
         session.info.usage.totalTokens = session.info.usage.promptTokens + session.info.usage.completionTokens
         sessions[finish.user]![finish.session] = session
+        if let usage = finish.reply.usage {
+            usageByUser[finish.user] = usageByUser[finish.user].map { $0 + usage } ?? usage
+        }
         if let capture = finish.debugCapture { captures[finish.reply.id] = capture }
     }
 
@@ -76,6 +87,27 @@ public actor InMemoryConversationStore: ConversationStore {
         session.messages.removeAll { $0.id == start.message.id }
         session.info.messageCount = session.messages.count
         sessions[start.user]![start.session] = session
+    }
+
+    public func session(user: String, id: String) -> SessionInfo? { sessions[user]?[id]?.info }
+
+    public func upsertSession(user: String, id: String, title: String?, persona: String?, defaultPersona: String, now: Double,
+                              maxSessions: Int) -> SessionUpsert {
+        let existed = sessions[user]?[id] != nil
+        if !existed {
+            guard sessions[user, default: [:]].count < maxSessions else { return .limitReached }
+            sessions[user, default: [:]][id] = Session(info: SessionInfo(id: id, title: title ?? "", persona: persona ?? defaultPersona,
+                                                                        createdAt: now, updatedAt: now, messageCount: 0))
+        }
+        if let title, !title.isEmpty { sessions[user]![id]!.info.title = title }
+        if let persona, !persona.isEmpty { sessions[user]![id]!.info.persona = persona }
+        sessions[user]![id]!.info.updatedAt = now
+        return existed ? .updated : .created
+    }
+
+    public func usage(user: String) -> Usage {
+        let usage = usageByUser[user] ?? Usage(promptTokens: 0, completionTokens: 0)
+        return Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
     }
 
     public func debugCapture(user: String, messageID: String) -> String? { captures[messageID] }

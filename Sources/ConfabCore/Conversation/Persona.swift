@@ -1,19 +1,22 @@
-/// A role the model plays: its name and the system prompt that sets it up.
+/// A role the model plays: its name, the system prompt that sets it up, and the tools (by
+/// name, from the `ToolRegistry`) its model is offered.
 public struct Persona: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
     public var description: String
     public var systemPrompt: String
+    public var tools: [String]
 
-    public init(id: String, name: String, description: String, systemPrompt: String) {
+    public init(id: String, name: String, description: String, systemPrompt: String, tools: [String] = []) {
         self.id = id
         self.name = name
         self.description = description
         self.systemPrompt = systemPrompt
+        self.tools = tools
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description
+        case id, name, description, tools
         case systemPrompt = "system_prompt"
     }
 }
@@ -41,5 +44,11 @@ public struct PersonaCatalog: Sendable {
                 systemPrompt: "You are a patient teacher. Explain ideas step by step with simple examples, and check understanding."),
         Persona(id: "programmer", name: "Programmer", description: "A software expert who answers with working code.",
                 systemPrompt: "You are an expert programmer. Give precise technical answers with short, correct code examples."),
+        Persona(id: "scout", name: "Agent finder", description: "Finds the right agent for a task, and knows the time.",
+                systemPrompt: "You help users find the agent (persona) that suits their task. Use the find_agents tool to search "
+                    + "the catalog, then recommend the best matches by name and say why. Use current_time for dates and times.",
+                tools: ["find_agents", "current_time", "fetch_url"]),
+        Persona(id: "advisor", name: "Business advisor", description: "Helps plan, fund and grow a small business: money, pricing, marketing.",
+                systemPrompt: "You are a practical small-business advisor. Give concrete, prudent advice on money, pricing and growth."),
     ]
 }

@@ -63,7 +63,7 @@ public struct RedisConversationStore: ConversationStore {
         guard !ids.isEmpty else { return 0 }
         let replies = try await redis.transaction([
             RedisCommand("DEL", ids.map(keys.session)),
-            RedisCommand("DEL", ids.map(keys.messages) + [keys.sessions]),
+            RedisCommand("DEL", ids.map(keys.messages) + [keys.sessions, keys.usage]),
         ])
         return replies[0].int ?? 0
     }
@@ -76,12 +76,15 @@ public struct RedisConversationStore: ConversationStore {
                    keys.abandoned(start.session, token: start.lockToken)],
             arguments: [start.lockToken, start.lockMilliseconds, start.window, try Self.json(start.message), cap,
                         ttlSeconds, start.message.timestamp, start.session,
-                        SessionInfo.title(from: start.message.content), start.persona])
+                        SessionInfo.title(from: start.message.content), start.persona,
+                        start.createIfMissing ? "1" : "0", start.maxSessions])
         let parts = reply.array ?? []
         switch parts.first?.string {
-        case "ok": return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])))
+        case "ok": return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])),
+                                   persona: parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil)
         case "busy": return .busy
         case "unknown": return .unknownSession
+        case "limit": return .sessionLimit
         case "abandoned": throw RedisError.server("this turn was abandoned")
         default: throw RedisError.protocolError("unexpected reply to beginTurn: \(reply)")
         }
@@ -93,7 +96,7 @@ public struct RedisConversationStore: ConversationStore {
         _ = try await redis.eval(
             RedisScripts.finishTurn,
             keys: [keys.session(finish.session), keys.messages(finish.session), keys.sessions,
-                   keys.lock(finish.session), keys.debug(finish.reply.id)],
+                   keys.lock(finish.session), keys.debug(finish.reply.id), keys.usage],
             arguments: [finish.lockToken, try Self.json(finish.reply), cap, ttlSeconds, finish.reply.timestamp,
                         finish.session, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0,
                         finish.debugCapture ?? "", debugTTLSeconds, finish.reply.id])
@@ -106,6 +109,28 @@ public struct RedisConversationStore: ConversationStore {
                                         keys.abandoned(start.session, token: start.lockToken)],
                                  // Longer than any command can lie unread in a stalled Redis.
                                  arguments: [start.lockToken, start.message.id, 600_000])
+    }
+
+    public func session(user: String, id: String) async throws -> SessionInfo? {
+        Self.sessionInfo(id: id, hash: try await redis.send(RedisCommand("HGETALL", RedisKeys(user: user).session(id))).check())
+    }
+
+    public func upsertSession(user: String, id: String, title: String?, persona: String?, defaultPersona: String, now: Double,
+                              maxSessions: Int) async throws -> SessionUpsert {
+        let keys = RedisKeys(user: user)
+        let done = try await redis.eval(RedisScripts.upsertSession, keys: [keys.sessions, keys.session(id)],
+                                        arguments: [id, now, title ?? "", persona ?? "", maxSessions, ttlSeconds, defaultPersona]).int
+        switch done {
+        case 1: return .created
+        case 2: return .updated
+        default: return .limitReached
+        }
+    }
+
+    public func usage(user: String) async throws -> Usage {
+        let reply = try await redis.send(RedisCommand("HMGET", RedisKeys(user: user).usage, "prompt_tokens", "completion_tokens")).check()
+        let counts = (reply.array ?? []).map { $0.string.flatMap { Int($0) } ?? 0 }
+        return Usage(promptTokens: counts.first ?? 0, completionTokens: counts.count > 1 ? counts[1] : 0)
     }
 
     public func debugCapture(user: String, messageID: String) async throws -> String? {

@@ -7,6 +7,8 @@ struct RedisKeys {
     init(user: String) { prefix = "confab:{u:\(user)}" }
 
     var sessions: String { "\(prefix):sessions" }
+    /// The user's token usage over all sessions.
+    var usage: String { "\(prefix):usage" }
     func session(_ id: String) -> String { "\(prefix):session:\(id)" }
     func messages(_ id: String) -> String { "\(prefix):session:\(id):messages" }
     func lock(_ id: String) -> String { "\(prefix):session:\(id):lock" }

@@ -17,25 +17,34 @@ enum RedisScripts {
         return 1
         """)
 
-    /// KEYS[5]: the turn's abandoned marker (see `abandonTurn`).
+    /// KEYS[5]: the turn's abandoned marker (see `abandonTurn`). ARGV[10]: the persona, '' for
+    /// the session's own (returned). ARGV[11]: '1' to create the
+    /// session when it does not exist (the AI SDK's chat id, made up by the client), ARGV[12]:
+    /// the most sessions a user may have.
     static let beginTurn = RedisScript("""
         if redis.call('EXISTS', KEYS[5]) == 1 then return {'abandoned'} end
-        if redis.call('EXISTS', KEYS[1]) == 0 then return {'unknown'} end
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+            if ARGV[11] ~= '1' then return {'unknown'} end
+            if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[12]) then return {'limit'} end
+            redis.call('HSET', KEYS[1], 'title', '', 'persona', ARGV[10], 'created_at', ARGV[7], 'count', 0)
+        end
         if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
         local window = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
+        local persona = ARGV[10]
+        if persona == '' then persona = redis.call('HGET', KEYS[1], 'persona') or '' end
         redis.call('LPUSH', KEYS[2], ARGV[4])
         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
         redis.call('EXPIRE', KEYS[2], ARGV[6])
         local title = redis.call('HGET', KEYS[1], 'title')
         if not title or title == '' then redis.call('HSET', KEYS[1], 'title', ARGV[9]) end
-        redis.call('HSET', KEYS[1], 'updated_at', ARGV[7], 'count', redis.call('LLEN', KEYS[2]), 'persona', ARGV[10])
+        redis.call('HSET', KEYS[1], 'updated_at', ARGV[7], 'count', redis.call('LLEN', KEYS[2]), 'persona', persona)
         redis.call('EXPIRE', KEYS[1], ARGV[6])
         redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
         redis.call('EXPIRE', KEYS[3], ARGV[6])
-        return {'ok', window}
+        return {'ok', window, persona}
         """)
 
-    /// KEYS: session, messages, sessions, lock, debug.
+    /// KEYS: session, messages, sessions, lock, debug, user usage.
     /// ARGV: lock token, reply JSON, cap, ttl, now, session id, prompt tokens, completion tokens,
     /// debug capture ('' for none), debug ttl.
     /// ARGV[11]: the reply's id.
@@ -51,6 +60,9 @@ enum RedisScripts {
         redis.call('HSET', KEYS[1], 'updated_at', ARGV[5], 'count', redis.call('LLEN', KEYS[2]), 'last_reply', ARGV[11])
         redis.call('HINCRBY', KEYS[1], 'prompt_tokens', ARGV[7])
         redis.call('HINCRBY', KEYS[1], 'completion_tokens', ARGV[8])
+        redis.call('HINCRBY', KEYS[6], 'prompt_tokens', ARGV[7])
+        redis.call('HINCRBY', KEYS[6], 'completion_tokens', ARGV[8])
+        redis.call('EXPIRE', KEYS[6], ARGV[4])
         redis.call('EXPIRE', KEYS[1], ARGV[4])
         redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
         redis.call('EXPIRE', KEYS[3], ARGV[4])
@@ -74,6 +86,28 @@ enum RedisScripts {
             end
         end
         redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
+        return 1
+        """)
+
+    /// KEYS: sessions index, session hash. ARGV: id, now, title ('' keeps it), persona ('' keeps
+    /// it), most sessions, TTL, the persona of a new session when none is given. Creates the session (client-chosen id) or updates it; returns 1
+    /// created, 2 updated, 0 over the session limit.
+    static let upsertSession = RedisScript("""
+        local existed = redis.call('EXISTS', KEYS[2]) == 1
+        if not existed then
+            if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
+            local persona = ARGV[4]
+            if persona == '' then persona = ARGV[7] end
+            redis.call('HSET', KEYS[2], 'title', ARGV[3], 'persona', persona, 'created_at', ARGV[2], 'count', 0)
+        else
+            if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], 'title', ARGV[3]) end
+            if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'persona', ARGV[4]) end
+        end
+        redis.call('HSET', KEYS[2], 'updated_at', ARGV[2])
+        redis.call('EXPIRE', KEYS[2], ARGV[6])
+        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        redis.call('EXPIRE', KEYS[1], ARGV[6])
+        if existed then return 2 end
         return 1
         """)
 

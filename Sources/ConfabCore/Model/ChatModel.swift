@@ -1,40 +1,134 @@
 /// A model that streams a reply to a prompt. `OpenAIChatModel` speaks to any
 /// OpenAI-compatible server; tests use it against a local test upstream.
 public protocol ChatModel: Sendable {
-    /// Streams the reply, calling `onDelta` for each piece of text as it arrives, and returns
-    /// how the reply finished. Throws `ModelError` when the model fails, and `CancellationError`
-    /// when the calling task is cancelled (the upstream request is then closed). `capture`, when
-    /// given, receives the exact request and the raw response.
-    func streamReply(to prompt: [PromptMessage], capture: DebugCapture?,
+    /// Streams the reply, calling `onDelta` for each piece (text, reasoning, a fragment of a tool
+    /// call) as it arrives, and returns how the reply finished, with the tool calls the model
+    /// asked for assembled. Offers `tools` to the model when there are any. Throws `ModelError`
+    /// when the model fails, and `CancellationError` when the calling task is cancelled (the
+    /// upstream request is then closed). `capture`, when given, receives the exact request and
+    /// the raw response.
+    func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], capture: DebugCapture?,
                      onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion
 
     /// The model's name, as stored with each reply.
     var name: String { get }
 }
 
-/// One message of the prompt sent to the model.
+/// One message of the prompt sent to the model, in the OpenAI chat format: an assistant
+/// message may carry tool calls (and no text), a `tool` message answers one call.
 public struct PromptMessage: Codable, Sendable, Equatable {
     public var role: String
-    public var content: String
-    public init(role: String, content: String) {
+    public var content: String?
+    public var toolCalls: [ToolCall]?
+    public var toolCallID: String?
+
+    public init(role: String, content: String?, toolCalls: [ToolCall]? = nil, toolCallID: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case toolCalls = "tool_calls"
+        case toolCallID = "tool_call_id"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(role, forKey: .role)
+        try c.encode(content, forKey: .content)  // null beside tool calls, as OpenAI sends it
+        try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
+        try c.encodeIfPresent(toolCallID, forKey: .toolCallID)
+    }
+
+    /// Characters counted against the prompt budget.
+    var size: Int {
+        (content?.count ?? 0) + (toolCalls ?? []).reduce(0) { $0 + $1.name.count + $1.arguments.count }
+    }
+}
+
+/// A tool call as the model made it: its id, the tool's name and the arguments as JSON text.
+public struct ToolCall: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var arguments: String
+
+    public init(id: String, name: String, arguments: String) {
+        self.id = id
+        self.name = name
+        self.arguments = arguments
+    }
+
+    // The OpenAI shape: {"id","type":"function","function":{"name","arguments"}}.
+    enum CodingKeys: String, CodingKey { case id, type, function }
+    enum FunctionKeys: String, CodingKey { case name, arguments }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let f = try c.nestedContainer(keyedBy: FunctionKeys.self, forKey: .function)
+        self.init(id: try c.decode(String.self, forKey: .id), name: try f.decode(String.self, forKey: .name),
+                  arguments: try f.decodeIfPresent(String.self, forKey: .arguments) ?? "")
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode("function", forKey: .type)
+        var f = c.nestedContainer(keyedBy: FunctionKeys.self, forKey: .function)
+        try f.encode(name, forKey: .name)
+        try f.encode(arguments, forKey: .arguments)
+    }
+}
+
+/// A tool offered to the model: OpenAI's `{"type":"function","function":{name, description, parameters}}`.
+public struct ToolSpec: Encodable, Sendable, Equatable {
+    public var name: String
+    public var description: String
+    /// A JSON Schema object.
+    public var parameters: JSONValue
+
+    public init(name: String, description: String, parameters: JSONValue) {
+        self.name = name
+        self.description = description
+        self.parameters = parameters
+    }
+
+    enum CodingKeys: String, CodingKey { case type, function }
+    enum FunctionKeys: String, CodingKey { case name, description, parameters }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode("function", forKey: .type)
+        var f = c.nestedContainer(keyedBy: FunctionKeys.self, forKey: .function)
+        try f.encode(name, forKey: .name)
+        try f.encode(description, forKey: .description)
+        try f.encode(parameters, forKey: .parameters)
     }
 }
 
 /// A piece of the reply as it streams.
 public enum ModelDelta: Sendable, Equatable {
     case text(String)
+    case reasoning(String)
+    /// A new tool call began (its id and the tool's name are known).
+    case toolCallStart(id: String, name: String)
+    /// More of a tool call's arguments.
+    case toolCallArguments(id: String, text: String)
 }
 
-/// How a reply finished: the finish reason (stop, length, ...) and token usage when reported.
+/// How a reply finished: the finish reason (stop, length, tool_calls, ...), token usage when
+/// reported, and the tool calls the model asked for, assembled from their fragments.
 public struct ModelCompletion: Sendable, Equatable {
     public var finishReason: String
     public var usage: Usage?
+    public var toolCalls: [ToolCall]
 
-    public init(finishReason: String, usage: Usage?) {
+    public init(finishReason: String, usage: Usage?, toolCalls: [ToolCall] = []) {
         self.finishReason = finishReason
         self.usage = usage
+        self.toolCalls = toolCalls
     }
 }
 

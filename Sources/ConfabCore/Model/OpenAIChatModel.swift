@@ -29,6 +29,7 @@ public struct OpenAIChatModel: ChatModel {
         var stream = true
         var stream_options = StreamOptions()
         var max_tokens: Int?
+        var tools: [ToolSpec]?
     }
 
     let client: HTTPClient
@@ -40,9 +41,10 @@ public struct OpenAIChatModel: ChatModel {
         self.configuration = configuration
     }
 
-    public func streamReply(to prompt: [PromptMessage], capture: DebugCapture?,
+    public func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], capture: DebugCapture?,
                             onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
-        let body = try JSONEncoder().encode(RequestBody(model: configuration.model, messages: prompt, max_tokens: configuration.maxTokens))
+        let body = try JSONEncoder().encode(RequestBody(model: configuration.model, messages: prompt, max_tokens: configuration.maxTokens,
+                                                        tools: tools.isEmpty ? nil : tools))
         capture?.request(Array(body))
         var request = HTTPClientRequest(url: configuration.baseURL.trimmingSuffix("/") + "/chat/completions")
         request.method = .POST
@@ -68,6 +70,7 @@ public struct OpenAIChatModel: ChatModel {
         var decoder = SSEDecoder()
         var finishReason: String?
         var usage: Usage?
+        var toolCalls = ToolCallAssembler()
         try await mapErrors {
             for try await buffer in response.body {
                 capture?.response(buffer.readableBytesView)
@@ -78,14 +81,18 @@ public struct OpenAIChatModel: ChatModel {
                     }
                     if let message = chunk.errorMessage { throw ModelError.streamError(message) }
                     if let reported = chunk.usage { usage = reported }
+                    if let text = chunk.reasoning, !text.isEmpty { try await onDelta(.reasoning(text)) }
                     if let text = chunk.content, !text.isEmpty { try await onDelta(.text(text)) }
+                    for fragment in chunk.toolCalls {
+                        for delta in toolCalls.feed(fragment) { try await onDelta(delta) }
+                    }
                     if let reason = chunk.finishReason { finishReason = reason }
                 }
             }
             // Ended without [DONE]: a finish reason means the reply is whole, otherwise it was cut.
             if finishReason == nil { throw ModelError.interrupted }
         }
-        return ModelCompletion(finishReason: finishReason ?? "stop", usage: usage)
+        return ModelCompletion(finishReason: finishReason ?? "stop", usage: usage, toolCalls: toolCalls.calls)
     }
 
     /// How a request on a connection the server had just closed fails, depending on when the

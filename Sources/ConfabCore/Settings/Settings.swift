@@ -42,6 +42,14 @@ public struct Settings: Sendable {
     public var debugCaptureTTLSeconds = 3600
     public var shutdownGraceSeconds = 10.0
     public var keepAliveSeconds = 15.0
+    /// Model calls per turn at most (tool results go back to the model between them).
+    public var maxToolSteps = 5
+    public var toolTimeout = 10.0
+    /// Hosts `fetch_url` may fetch from; empty turns the tool off.
+    public var fetchURLAllow: [String] = []
+    /// What a turn does when its client leaves: store the partial and cancel the model request,
+    /// or finish the reply and store it whole.
+    public var onDisconnect = DisconnectPolicy.cancel
     /// Run Swift tasks on SwiftNIO's event loops (set once, at start-up, by `confab serve`).
     public var eventLoopExecutor = false
 
@@ -99,6 +107,15 @@ public struct Settings: Sendable {
         s.debugCaptureTTLSeconds = try read.int("CONFAB_DEBUG_CAPTURE_TTL_SECONDS", s.debugCaptureTTLSeconds, in: 1...7 * 24 * 3600)
         s.shutdownGraceSeconds = try read.seconds("CONFAB_SHUTDOWN_GRACE", s.shutdownGraceSeconds)
         s.keepAliveSeconds = try read.seconds("CONFAB_KEEPALIVE_SECONDS", s.keepAliveSeconds)
+        s.maxToolSteps = try read.int("CONFAB_MAX_TOOL_STEPS", s.maxToolSteps, in: 1...20)
+        s.toolTimeout = try read.seconds("CONFAB_TOOL_TIMEOUT", s.toolTimeout)
+        s.fetchURLAllow = read.string("CONFAB_FETCH_URL_ALLOW", "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        let policy = read.string("CONFAB_ON_DISCONNECT", s.onDisconnect.rawValue)
+        guard let parsed = DisconnectPolicy(rawValue: policy) else {
+            throw SettingsError(name: "CONFAB_ON_DISCONNECT", value: policy, expected: "cancel or continue")
+        }
+        s.onDisconnect = parsed
         return s
     }
 
@@ -109,8 +126,17 @@ public struct Settings: Sendable {
                      idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                      totalTimeout: .milliseconds(Int64(turnTimeout * 1000)),
                      debugCapture: debugCapture,
-                     keepAliveInterval: .milliseconds(Int64(keepAliveSeconds * 1000)))
+                     keepAliveInterval: .milliseconds(Int64(keepAliveSeconds * 1000)),
+                     maxSteps: maxToolSteps, toolTimeout: .milliseconds(Int64(toolTimeout * 1000)))
     }
+}
+
+/// What happens to a turn whose client leaves mid-reply.
+public enum DisconnectPolicy: String, Sendable {
+    /// Store the partial reply (reason `client_disconnected`) and cancel the model request.
+    case cancel
+    /// Let the reply finish and store it whole, though nobody watches.
+    case `continue`
 }
 
 /// A setting with a value that cannot be used; the message names it.

@@ -58,23 +58,30 @@ public final class ActiveTurns: Sendable {
 /// Why a turn's stream was stopped from outside.
 enum TurnStop: Error { case shutdown }
 
-/// Lets a shutdown end a turn's stream from outside the turn's task.
+/// Reaches the model call a turn is waiting on from outside the turn's task: a shutdown or an
+/// expired deadline ends it (and any later call of the turn at once), a keep-alive is slipped in
+/// while the model is silent.
 final class Stopper: Sendable {
-    private let state = Mutex<(stopped: Error?, finish: (@Sendable (Error) -> Void)?)>((nil, nil))
+    private let state = Mutex<(stopped: Error?, sink: AsyncThrowingStream<Piece, Error>.Continuation?)>((nil, nil))
 
-    func attach(_ finish: @escaping @Sendable (Error) -> Void) {
+    /// The current model call's stream.
+    func attach(_ sink: AsyncThrowingStream<Piece, Error>.Continuation) {
         let stopped = state.withLock { state in
-            state.finish = finish
+            state.sink = sink
             return state.stopped
         }
-        if let stopped { finish(stopped) }
+        if let stopped { sink.finish(throwing: stopped) }
     }
 
     func stop(_ error: Error) {
-        let finish = state.withLock { state in
-            state.stopped = error
-            return state.finish
+        let sink = state.withLock { state in
+            if state.stopped == nil { state.stopped = error }
+            return state.sink
         }
-        finish?(error)
+        sink?.finish(throwing: error)
+    }
+
+    func keepAlive() {
+        state.withLock { $0.sink }?.yield(.keepAlive)
     }
 }

@@ -9,16 +9,18 @@ public final class TurnEnvironment: Sendable {
     public let store: any ConversationStore
     public let model: any ChatModel
     public let personas: PersonaCatalog
+    public let tools: ToolRegistry
     public let settings: TurnSettings
     public let activeTurns: ActiveTurns
     public let metrics: TurnMetrics
     public let logger: Logger
 
-    public init(store: any ConversationStore, model: any ChatModel, personas: PersonaCatalog, settings: TurnSettings,
-                activeTurns: ActiveTurns, metrics: TurnMetrics = TurnMetrics(), logger: Logger) {
+    public init(store: any ConversationStore, model: any ChatModel, personas: PersonaCatalog, tools: ToolRegistry? = nil,
+                settings: TurnSettings, activeTurns: ActiveTurns, metrics: TurnMetrics = TurnMetrics(), logger: Logger) {
         self.store = store
         self.model = model
         self.personas = personas
+        self.tools = tools ?? .builtIn(agents: personas, fetcher: nil)
         self.settings = settings
         self.activeTurns = activeTurns
         self.metrics = metrics
@@ -30,6 +32,7 @@ public final class TurnEnvironment: Sendable {
 public enum TurnRefusal: Error, Sendable, Equatable {
     case unknownPersona(String)
     case unknownSession
+    case sessionLimit
     case busy
     case shuttingDown
     case storeUnavailable(String)
@@ -48,6 +51,8 @@ public final class Turn: Sendable {
     public let userMessage: ChatMessage
     public let replyID: String
     let prompt: [PromptMessage]
+    /// The tools the persona's model is offered.
+    let tools: [ToolSpec]
     let lockToken: String
     let capture: DebugCapture?
     let environment: TurnEnvironment
@@ -57,7 +62,7 @@ public final class Turn: Sendable {
     private let ran = Atomic<Bool>(false)
 
     private init(user: String, session: String, persona: Persona, userMessage: ChatMessage, replyID: String,
-                 prompt: [PromptMessage], lockToken: String, capture: DebugCapture?, environment: TurnEnvironment,
+                 prompt: [PromptMessage], tools: [ToolSpec], lockToken: String, capture: DebugCapture?, environment: TurnEnvironment,
                  abandon: @escaping @Sendable () -> Void) {
         self.user = user
         self.session = session
@@ -65,6 +70,7 @@ public final class Turn: Sendable {
         self.userMessage = userMessage
         self.replyID = replyID
         self.prompt = prompt
+        self.tools = tools
         self.lockToken = lockToken
         self.capture = capture
         self.environment = environment
@@ -77,15 +83,21 @@ public final class Turn: Sendable {
 
     /// Round trip 1: checks the session, takes its lock, reads the history window and stores the
     /// user message, atomically.
+    /// With `createSession`, a session that does not exist yet is made (within `maxSessions`):
+    /// the AI SDK's chat id is made up by the client.
     public static func begin(user: String, session: String, personaID: String?, message: String,
+                             createSession: Bool = false, maxSessions: Int = .max,
                              in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
-        guard let persona = environment.personas.persona(personaID) else { throw .unknownPersona(personaID ?? "") }
+        // No persona asked for: the session's own (learnt in the same round trip), else the default.
+        let asked = personaID.flatMap { $0.isEmpty ? nil : $0 }
+        if let asked, environment.personas.persona(asked) == nil { throw .unknownPersona(asked) }
         guard !environment.activeTurns.isShuttingDown else { throw .shuttingDown }
-        let userMessage = ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: persona.id)
+        let userMessage = ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: asked)
         let lockToken = UUID().uuidString
-        let start = TurnStart(user: user, session: session, persona: persona.id, message: userMessage,
+        let start = TurnStart(user: user, session: session, persona: asked ?? "", message: userMessage,
                               window: environment.settings.prompt.window, lockToken: lockToken,
-                              lockMilliseconds: environment.settings.lockMilliseconds)
+                              lockMilliseconds: environment.settings.lockMilliseconds,
+                              createIfMissing: createSession, maxSessions: maxSessions)
         let result: TurnStartResult
         do {
             result = try await environment.store.beginTurn(start)
@@ -95,8 +107,10 @@ public final class Turn: Sendable {
         }
         switch result {
         case .unknownSession: throw .unknownSession
+        case .sessionLimit: throw .sessionLimit
         case .busy: throw .busy
-        case .started(let window):
+        case .started(let window, let sessionPersona):
+            let persona = environment.personas.persona(asked ?? sessionPersona) ?? environment.personas.persona(nil)!
             let prompt = environment.settings.prompt.prompt(persona: persona, history: window, message: message)
             let replyID = UUID().uuidString.lowercased()
             // If `run` never happens, an empty partial reply is stored and the session's lock freed.
@@ -106,7 +120,7 @@ public final class Turn: Sendable {
             let finish = TurnFinish(user: user, session: session, reply: abandoned, lockToken: lockToken, debugCapture: nil)
             let (store, metrics) = (environment.store, environment.metrics)
             return Turn(user: user, session: session, persona: persona, userMessage: userMessage, replyID: replyID,
-                        prompt: prompt, lockToken: lockToken,
+                        prompt: prompt, tools: environment.tools.specs(for: persona), lockToken: lockToken,
                         capture: environment.settings.debugCapture ? DebugCapture() : nil, environment: environment,
                         abandon: {
                             metrics.ended(.partial)
@@ -140,8 +154,9 @@ public final class Turn: Sendable {
         ran.store(true, ordering: .relaxed)
         let started = ContinuousClock.now
         let stopper = Stopper()
+        var draft = ReplyDraft(messageID: replyID)
         guard let registration = environment.activeTurns.register(stop: { stopper.stop(TurnStop.shutdown) }) else {
-            return await end(text: "", outcome: .shutdown, emit: emit)
+            return await end(draft, outcome: .shutdown, started: started, emit: emit)
         }
         defer { environment.activeTurns.remove(registration) }
 
@@ -149,21 +164,14 @@ public final class Turn: Sendable {
         metrics.activeStreams.increment()
         defer { metrics.activeStreams.decrement() }
 
-        var text = ""
-        var pieces = 0
-        var firstToken: Duration?
         let outcome: Outcome
         do {
             try await emit(.start(sessionID: session, messageID: replyID, userMessageID: userMessage.id))
-            let completion = try await streamModel(stopper: stopper) { event in
-                if case .text(let piece) = event {
-                    text += piece
-                    pieces += 1
-                    if firstToken == nil { firstToken = ContinuousClock.now - started }
-                }
-                try await emit(event)
-            }
-            outcome = .complete(completion)
+            // One set of deadlines for the whole turn, however many model calls it makes.
+            let deadlines = Deadlines(environment.settings)
+            deadlines.start(keepAlive: { stopper.keepAlive() }, expired: { stopper.stop(ModelError.timeout($0)) })
+            defer { deadlines.stop() }
+            outcome = .complete(try await steps(&draft, stopper: stopper, deadlines: deadlines, started: started, emit: emit))
         } catch let error as ModelError {
             outcome = .failed(error)
         } catch TurnStop.shutdown {
@@ -171,11 +179,7 @@ public final class Turn: Sendable {
         } catch {
             outcome = .clientLeft  // the client's connection closed: a write failed or we were cancelled
         }
-        let reply = await end(text: text, outcome: outcome, emit: emit)
-        TurnReport(session: session, persona: persona.id, model: environment.model.name, reply: reply,
-                   firstToken: firstToken, duration: ContinuousClock.now - started, pieces: pieces)
-            .record(metrics, logger: environment.logger)
-        return reply
+        return await end(draft, outcome: outcome, started: started, emit: emit)
     }
 
     // MARK: - Steps
@@ -187,23 +191,86 @@ public final class Turn: Sendable {
         case shutdown
     }
 
-    /// Runs the model in a child task so deadlines and a shutdown can stop it; pieces come back
-    /// through a stream and are handed to `forward` in this task, which owns the client. While
-    /// the model is silent, the deadline timer sends a keep-alive now and then so proxies keep
-    /// the stream open.
-    private func streamModel(stopper: Stopper, forward: (StreamEvent) async throws -> Void) async throws -> ModelCompletion {
+    /// The model calls of a turn: each streams its text; when it asks for tools, they run (in
+    /// parallel), their results join the prompt and the model is called again, up to
+    /// `maxSteps` (the last call is offered no tools, so it must answer).
+    private func steps(_ draft: inout ReplyDraft, stopper: Stopper, deadlines: Deadlines, started: ContinuousClock.Instant,
+                       emit: (StreamEvent) async throws -> Void) async throws -> ModelCompletion {
+        var prompt = self.prompt
+        while true {
+            try await emit(draft.beginStep())
+            let offered = draft.step < environment.settings.maxSteps ? tools : []
+            let promptCharacters = prompt.reduce(0) { $0 + $1.size }
+            let completion: ModelCompletion
+            do {
+                completion = try await streamModel(prompt, tools: offered, stopper: stopper, deadlines: deadlines,
+                                                   keepAlive: { try await emit(.keepAlive) }) { delta in
+                    try await draft.relay(delta, since: started, send: emit)
+                }
+                try await draft.closeParts(send: emit)
+            } catch {
+                draft.abandonStep(promptCharacters: promptCharacters)
+                throw error
+            }
+            guard !completion.toolCalls.isEmpty else {
+                try await draft.finishStep(reason: completion.finishReason, usage: completion.usage,
+                                           promptCharacters: promptCharacters, send: emit)
+                return completion
+            }
+            let stepText = draft.stepText
+            try await runTools(completion.toolCalls, offered: offered, draft: &draft, emit: emit)
+            try await draft.finishStep(reason: completion.finishReason, usage: completion.usage,
+                                       promptCharacters: promptCharacters, send: emit)
+            prompt.append(PromptMessage(role: "assistant", content: stepText.isEmpty ? nil : stepText, toolCalls: completion.toolCalls))
+            prompt += draft.toolResults(for: completion.toolCalls)
+            deadlines.tick()  // the tools took their time; the model's silence starts now
+        }
+    }
+
+    /// Runs a step's tool calls at once, each within the tool deadline; tells the client each
+    /// call and each result as it comes, and records them in the reply.
+    private func runTools(_ calls: [ToolCall], offered: [ToolSpec], draft: inout ReplyDraft,
+                          emit: (StreamEvent) async throws -> Void) async throws {
+        let inputs = calls.map { call in (try? JSONValue.parse(call.arguments.isEmpty ? "{}" : call.arguments)) ?? .string(call.arguments) }
+        for (call, input) in zip(calls, inputs) {
+            try await emit(.toolInputAvailable(ToolCallHeader(id: call.id, name: call.name, step: draft.step), input: input))
+        }
+        let (registry, context, deadline) = (environment.tools, ToolContext(user: user), environment.settings.toolTimeout)
+        var outcomes: [String: ToolOutcome] = [:]
+        defer {
+            for (call, input) in zip(calls, inputs) {
+                draft.recordTool(call, input: input, outcome: outcomes[call.id] ?? .failure("the turn ended before the tool answered"))
+            }
+        }
+        try await withThrowingTaskGroup(of: (String, ToolOutcome).self) { group in
+            for call in calls {
+                group.addTask { (call.id, await registry.run(call, offered: offered, context: context, deadline: deadline)) }
+            }
+            for try await (id, outcome) in group {
+                outcomes[id] = outcome
+                switch outcome {
+                case .output(let output): try await emit(.toolOutput(callID: id, output: output))
+                case .failure(let message): try await emit(.toolError(callID: id, message: message))
+                }
+            }
+        }
+    }
+
+    /// Runs one model call in a child task so deadlines and a shutdown can stop it; pieces come
+    /// back through a stream and are handed to `forward` in this task, which owns the client.
+    /// While the model is silent, the deadline timer sends a keep-alive now and then so proxies
+    /// keep the stream open.
+    private func streamModel(_ prompt: [PromptMessage], tools: [ToolSpec], stopper: Stopper, deadlines: Deadlines,
+                             keepAlive: () async throws -> Void,
+                             forward: (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
         let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
-        stopper.attach { sink.finish(throwing: $0) }
-        let deadlines = Deadlines(environment.settings)
-        deadlines.start(keepAlive: { sink.yield(.keepAlive) }, expired: { sink.finish(throwing: ModelError.timeout($0)) })
-        defer { deadlines.stop() }
-        let capture = capture
-        let (model, prompt) = (environment.model, self.prompt)
+        stopper.attach(sink)
+        let (capture, model) = (capture, environment.model)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             defer { group.cancelAll() }
             group.addTask {
                 do {
-                    let completion = try await model.streamReply(to: prompt, capture: capture) { delta in
+                    let completion = try await model.streamReply(to: prompt, tools: tools, capture: capture) { delta in
                         deadlines.tick()
                         sink.yield(.delta(delta))
                     }
@@ -215,8 +282,8 @@ public final class Turn: Sendable {
             }
             for try await piece in pieces {
                 switch piece {
-                case .delta(.text(let text)): try await forward(.text(text))
-                case .keepAlive: try await forward(.keepAlive)
+                case .delta(let delta): try await forward(delta)
+                case .keepAlive: try await keepAlive()
                 case .done(let completion): return completion
                 }
             }
@@ -225,13 +292,15 @@ public final class Turn: Sendable {
     }
 
     /// Round trip 2: stores the reply exactly once, then tells the client how it ended.
-    private func end(text: String, outcome: Outcome, emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
-        var reply = Self.reply(id: replyID, text: text, persona: persona, in: environment)
+    private func end(_ draft: ReplyDraft, outcome: Outcome, started: ContinuousClock.Instant,
+                     emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
+        var reply = Self.reply(id: replyID, text: draft.text, persona: persona, in: environment)
+        reply.parts = draft.storedParts
+        reply.usage = draft.usage ?? Usage.estimate(promptCharacters: prompt.reduce(0) { $0 + $1.size }, completionCharacters: 0)
         var failure: ErrorInfo?
         switch outcome {
         case .complete(let completion):
             reply.finishReason = completion.finishReason
-            reply.usage = completion.usage
         case .failed(let error):
             reply.status = .error
             reply.error = error.info
@@ -250,9 +319,14 @@ public final class Turn: Sendable {
         if let storeError = await store(finish) {
             failure = failure ?? ErrorInfo(message: "the reply could not be saved: \(storeError)", type: "storage_error", code: "store_unavailable")
         }
+        TurnReport(session: session, persona: persona.id, model: environment.model.name, reply: reply,
+                   firstToken: draft.firstToken, duration: ContinuousClock.now - started, pieces: draft.pieces)
+            .record(environment.metrics, logger: environment.logger)
+        if case .clientLeft = outcome { return reply }
         let ending = TurnEnding(messageID: reply.id, status: reply.status, finishReason: reply.finishReason,
                                 usage: reply.usage, reason: reply.reason)
-        if case .clientLeft = outcome { return reply }
+        if failure != nil { for event in draft.closingEvents { try? await emit(event) } }
+        if let usage = reply.usage { try? await emit(.usage(usage)) }
         try? await emit(failure.map { .error($0, ending) } ?? .finish(ending))
         return reply
     }
@@ -284,7 +358,8 @@ public final class Turn: Sendable {
     }
 }
 
-private enum Piece: Sendable {
+/// What a model call's child task hands the turn's task.
+enum Piece: Sendable {
     case delta(ModelDelta)
     case keepAlive
     case done(ModelCompletion)

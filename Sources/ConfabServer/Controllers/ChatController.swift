@@ -1,5 +1,6 @@
 import ConfabCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Starting chats, streaming replies, reading and clearing history.
@@ -44,28 +45,33 @@ struct ChatController<Context: RequestContext>: Sendable {
     /// `POST /chat/stream` with the same fields as JSON, for messages too long for a URL.
     @Sendable func streamFromBody(_ request: Request, context: Context) async throws -> Response {
         var request = request
-        let fields = try await validate.jsonFields(&request, ["user_id", "session_id", "message", "role"])
+        let fields = try await validate.jsonFields(&request, ["user_id", "session_id", "message", "role", "format"])
         return try await stream(request, fields: { fields[$0] })
     }
 
+    /// `format=ai-sdk` (or the header `X-Confab-Stream: ai-sdk`) streams the AI SDK's UI
+    /// message stream instead of Confab's own.
     private func stream(_ request: Request, fields: (String) -> String?) async throws -> Response {
         let user = try validate.userID(fields("user_id"))
         let session = try validate.sessionID(fields("session_id"))
         let message = try validate.message(fields("message"))
-        let persona = try validate.persona(fields("role"))
+        // No role: the session's persona.
+        let persona = try fields("role").flatMap { $0.isEmpty ? nil : try validate.persona($0).id }
+        let requested = fields("format") ?? request.headers[HTTPField.Name("X-Confab-Stream")!]
+        guard let format = StreamFormat(requested: requested) else {
+            throw APIError(.badRequest, code: "unknown_format", "format must be confab or ai-sdk")
+        }
         let turn: Turn
         do {
-            turn = try await Turn.begin(user: user, session: session, personaID: persona.id, message: message, in: turns)
+            turn = try await Turn.begin(user: user, session: session, personaID: persona, message: message, in: turns)
         } catch {
             throw APIError(refusal: error)
         }
-        return Response(status: .ok, headers: ConfabSSE.headers, body: .init { writer in
-            // Cancelled within ~50 ms of the client closing; the turn then stores its partial reply.
-            _ = try? await request.body.consumeWithCancellationOnInboundClose { _ in
-                await turn.run { event in try await writer.write(ConfabSSE.encode(event)) }
-            }
-            try? await writer.finish(nil)
-        })
+        let policy = validate.settings.onDisconnect
+        return switch format {
+        case .confab: TurnStreamResponse.make(turn, encoder: ConfabStreamEncoder(), request: request, onDisconnect: policy)
+        case .aiSDK: TurnStreamResponse.make(turn, encoder: UIMessageStreamEncoder(), request: request, onDisconnect: policy)
+        }
     }
 
     /// `GET /chat/history?user_id=&session_id=` — oldest first.
@@ -130,6 +136,7 @@ extension APIError {
         switch refusal {
         case .unknownPersona(let id): self.init(.badRequest, code: "unknown_persona", "unknown role '\(id)'")
         case .unknownSession: self = .sessionNotFound
+        case .sessionLimit: self.init(.conflict, code: "session_limit_reached", "this user has the most sessions allowed; delete some first")
         case .busy: self.init(.conflict, code: "session_busy", "a reply is already streaming for this session")
         case .shuttingDown: self = .shuttingDown
         case .storeUnavailable(let message): self = .storeUnavailable(message)

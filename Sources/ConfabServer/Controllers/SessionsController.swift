@@ -1,7 +1,9 @@
 import ConfabCore
+import Foundation
 import Hummingbird
 
-/// A user's sessions: list, delete one, delete all.
+/// A user's sessions: list, fetch one, create or update one (the client picks the id), delete
+/// one, delete all; and the user's token usage.
 struct SessionsController<Context: RequestContext>: Sendable {
     let store: any ConversationStore
     let validate: Validation
@@ -9,7 +11,49 @@ struct SessionsController<Context: RequestContext>: Sendable {
     func addRoutes(to router: RouteTable<Context>) {
         router.get("/chat/sessions", use: list)
         router.delete("/chat/sessions", use: deleteAll)
+        router.get("/chat/sessions/{session_id}", use: fetch)
+        router.put("/chat/sessions/{session_id}", use: upsert)
         router.delete("/chat/sessions/{session_id}", use: delete)
+        router.get("/chat/usage", use: usage)
+    }
+
+    /// `GET /chat/sessions/{session_id}?user_id=` — the session with its token usage.
+    @Sendable func fetch(_ request: Request, context: Context) async throws -> Response {
+        let user = try validate.userID(request.query("user_id"))
+        let id = try validate.sessionID(context.parameters.get("session_id"))
+        guard let session = try await storage({ try await store.session(user: user, id: id) }) else { throw APIError.sessionNotFound }
+        return try JSONBody.response(session)
+    }
+
+    /// `PUT /chat/sessions/{session_id}?user_id=` with `{title?, persona?}` — creates the session
+    /// under the client's id (201) or updates it (200); answers the session.
+    @Sendable func upsert(_ request: Request, context: Context) async throws -> Response {
+        var request = request
+        let user = try validate.userID(request.query("user_id"))
+        let id = try validate.sessionID(context.parameters.get("session_id"))
+        let body = try await validate.decode(SessionUpdate.self, from: &request)
+        if let title = body.title, title.count > 200 {
+            throw APIError(.badRequest, code: "invalid_field", "title must be at most 200 characters")
+        }
+        let persona = try body.persona.map { try validate.persona($0).id }
+        let limit = validate.settings.maxSessionsPerUser
+        let done = try await storage {
+            try await store.upsertSession(user: user, id: id, title: body.title, persona: persona,
+                                          defaultPersona: validate.personas.defaultID,
+                                          now: Date().timeIntervalSince1970, maxSessions: limit)
+        }
+        guard done != .limitReached else {
+            throw APIError(.conflict, code: "session_limit_reached", "this user already has \(limit) sessions; delete some first")
+        }
+        guard let session = try await storage({ try await store.session(user: user, id: id) }) else { throw APIError.sessionNotFound }
+        return try JSONBody.response(session, status: done == .created ? .created : .ok)
+    }
+
+    /// `GET /chat/usage?user_id=` — the user's tokens over all sessions.
+    @Sendable func usage(_ request: Request, context: Context) async throws -> Response {
+        let user = try validate.userID(request.query("user_id"))
+        let usage = try await storage { try await store.usage(user: user) }
+        return try JSONBody.response(UserUsage(userID: user, usage: usage))
     }
 
     /// `GET /chat/sessions?user_id=[&limit=]` — newest activity first.
@@ -39,6 +83,22 @@ struct SessionsController<Context: RequestContext>: Sendable {
         let user = try validate.userID(request.query("user_id"))
         let count = try await storage { try await store.deleteAllSessions(user: user) }
         return try JSONBody.response(["deleted": count])
+    }
+}
+
+/// `PUT /chat/sessions/{id}`'s body; both fields may be left out (kept as they are).
+struct SessionUpdate: Decodable {
+    var title: String?
+    var persona: String?
+}
+
+struct UserUsage: Encodable {
+    var userID: String
+    var usage: Usage
+
+    enum CodingKeys: String, CodingKey {
+        case usage
+        case userID = "user_id"
     }
 }
 

@@ -12,7 +12,7 @@ struct CORS<Context: RequestContext>: RouterMiddleware {
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             return Response(status: .noContent, headers: [
                 .accessControlAllowOrigin: allowed,
-                .accessControlAllowMethods: "GET, POST, DELETE, OPTIONS",
+                .accessControlAllowMethods: "GET, POST, PUT, DELETE, OPTIONS",
                 .accessControlAllowHeaders: request.headers[.accessControlRequestHeaders] ?? "Content-Type",
                 .accessControlMaxAge: "600",
                 .vary: "Origin",

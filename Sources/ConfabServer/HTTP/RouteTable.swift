@@ -20,6 +20,7 @@ final class RouteTable<Context: RequestContext> {
 
     func get(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.get, path, use: handler) }
     func post(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.post, path, use: handler) }
+    func put(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.put, path, use: handler) }
     func delete(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.delete, path, use: handler) }
 }
 

@@ -33,12 +33,46 @@ final class Validation: Sendable {
         return raw
     }
 
-    func sessionID(_ raw: String?) throws -> String {
-        guard let raw else { throw APIError.missing("session_id") }
-        guard raw.count == 36, let uuid = UUID(uuidString: raw) else {
-            throw APIError(.badRequest, code: "invalid_session_id", "session_id must be a UUID")
+    /// A UUID (made by `POST /chat/start`, or by a client for `PUT /chat/sessions/{id}`), or the
+    /// 16 to 64 letters and digits an AI SDK client makes up for a chat id.
+    func sessionID(_ raw: String?, field: String = "session_id") throws -> String {
+        guard let raw else { throw APIError.missing(field) }
+        if raw.count == 36, let uuid = UUID(uuidString: raw) { return uuid.uuidString.lowercased() }
+        guard (16...64).contains(raw.utf8.count), raw.utf8.allSatisfy(Self.isASCIIAlphanumeric) else {
+            throw APIError(.badRequest, code: "invalid_session_id", "\(field) must be a UUID or 16 to 64 letters and digits")
         }
-        return uuid.uuidString.lowercased()
+        return raw
+    }
+
+    static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+    }
+
+    /// A JSON body decoded into `T`, within the same limits as every body (size, UTF-8, nesting);
+    /// a field of the wrong type or a missing one is a 400 that names it.
+    func decode<T: Decodable>(_ type: T.Type, from request: inout Request) async throws -> T {
+        let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
+        guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: "invalid_json", "a JSON body is required") }
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
+        }
+        guard let json = try? JSONValue.parse(text) else {
+            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON (or nests deeper than 64 levels)")
+        }
+        guard case .object = json else { throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw APIError(.badRequest, code: "missing_field", "\(Self.path(context.codingPath + [key])) is required")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw APIError(.badRequest, code: "invalid_field", "\(Self.path(context.codingPath)) has the wrong type")
+        } catch {
+            throw APIError(.badRequest, code: "invalid_json", "the request body could not be read")
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
     }
 
     func message(_ raw: String?) throws -> String {

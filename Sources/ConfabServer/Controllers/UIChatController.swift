@@ -1,0 +1,86 @@
+import ConfabCore
+import Foundation
+import Hummingbird
+
+/// The Vercel AI SDK's `useChat` front door: `POST /api/chat` takes the body useChat sends by
+/// default and answers with the UI message stream; `GET /api/chat/{id}/stream` is where
+/// useChat asks to resume (nothing to resume yet: 204).
+struct UIChatController<Context: RequestContext>: Sendable {
+    let turns: TurnEnvironment
+    let validate: Validation
+
+    func addRoutes(to router: RouteTable<Context>) {
+        router.post("/api/chat", use: chat)
+        router.get("/api/chat/{id}/stream", use: resume)
+    }
+
+    /// `POST /api/chat?user_id=` with `{id, messages, trigger, messageId?, persona?}`. The chat
+    /// id is the session, made on first use; only the last user message is new input (Confab
+    /// keeps the history itself, so what the client sends of it is not trusted).
+    @Sendable func chat(_ request: Request, context: Context) async throws -> Response {
+        var request = request
+        let body = try await validate.decode(UIChatRequest.self, from: &request)
+        let user = try validate.oneOf(body: body.userID, query: request.query("user_id"), validate.userID)
+        let session = try validate.sessionID(body.id, field: "id")
+        guard let last = body.messages.last else {
+            throw APIError(.badRequest, code: "invalid_messages", "messages must hold at least the new user message")
+        }
+        guard last.role == "user" else {
+            throw APIError(.badRequest, code: "invalid_messages", "the last message must be the user's (role \"user\")")
+        }
+        let message = try validate.message(last.text)
+        let persona = try validate.persona(body.persona)
+        let turn: Turn
+        do {
+            turn = try await Turn.begin(user: user, session: session, personaID: persona.id, message: message, createSession: true,
+                                        maxSessions: validate.settings.maxSessionsPerUser, in: turns)
+        } catch {
+            throw APIError(refusal: error)
+        }
+        return TurnStreamResponse.make(turn, encoder: UIMessageStreamEncoder(), request: request,
+                                       onDisconnect: validate.settings.onDisconnect)
+    }
+
+    /// `GET /api/chat/{id}/stream` — useChat's resume request: 204, no stream to resume.
+    @Sendable func resume(_ request: Request, context: Context) async throws -> Response {
+        _ = try validate.sessionID(context.parameters.get("id"), field: "id")
+        return Response(status: .noContent)
+    }
+}
+
+/// The body useChat sends (`DefaultChatTransport`): fields this version does not read are ignored.
+struct UIChatRequest: Decodable {
+    var id: String
+    var messages: [UIMessage]
+    var trigger: String?
+    var messageId: String?
+    /// Added by useChat's `body` option: which persona answers.
+    var persona: String?
+    var userID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, messages, trigger, messageId, persona
+        case userID = "user_id"
+    }
+}
+
+/// A message as useChat keeps it: `{id, role, parts}`; only text parts are read.
+struct UIMessage: Decodable {
+    struct Part: Decodable {
+        var type: String
+        var text: String?
+    }
+
+    var id: String?
+    var role: String
+    var parts: [Part]?
+    /// AI SDK 4's shape, still sent by some clients.
+    var content: String?
+
+    /// The message's text: its text parts joined, or `content`; nil when it has none.
+    var text: String? {
+        let texts = (parts ?? []).filter { $0.type == "text" }.compactMap(\.text)
+        if !texts.isEmpty { return texts.joined(separator: "\n") }
+        return content
+    }
+}
