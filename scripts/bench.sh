@@ -7,6 +7,7 @@
 #   BENCH_LEVELS    concurrency levels (default 1,32,256,2000)
 #   BENCH_TOKENS, BENCH_FIRST_MS, BENCH_DELAY_MS   the upstream's reply (default 40, 50, 5)
 #   BENCH_JSON      where the JSON goes (default bench/results.json)
+#   BENCH_TOOL_LEVELS  levels of the tool workload (default 32; empty for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -52,5 +53,5 @@ pids+=($confab_pid)
 wait_for confab curl -sf "http://127.0.0.1:$confab_port/ready"
 
 $bin/confab-bench --confab "http://127.0.0.1:$confab_port" --upstream "http://127.0.0.1:$upstream_port" \
-  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --seconds "$seconds" \
+  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --tool-levels "${BENCH_TOOL_LEVELS-32}" --seconds "$seconds" \
   --workload "$tokens tokens, $first_ms ms to the first, $delay_ms ms each" --json "$json"

@@ -24,6 +24,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Directives for the held streams' replies (test upstream syntax).")
     var holdReply = "[[tokens=40]] [[delay=250]]"
     @Option(help: "The workload, as the report should describe it.") var workload = "40 tokens, 50 ms to the first, 5 ms each"
+    @Option(help: "Levels of the tool workload (persona scout: two parallel tool calls, then a second model call), comma separated; empty for none.")
+    var toolLevels = "32"
     @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
 
     func run() async throws {
@@ -59,6 +61,19 @@ struct BenchCommand: AsyncParsableCommand {
             report.levels.append(level)
             print("level \(users): Confab \(Int(confabFigures.turnsPerSecond)) turns/s, floor \(Int(floor.turnsPerSecond)); "
                   + "TTFT p50 +\(String(format: "%.2f", level.ttftOverFloorP50Ms)) ms, p99 +\(String(format: "%.2f", level.ttftOverFloorP99Ms)) ms")
+        }
+        // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
+        // (a second model call, two tool runs, the larger prompt and stored reply).
+        for users in toolLevels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+            let (floorTarget, toolTarget) = (Target.floor(upstreamClient), Target.confab(confabClient, directives: "[[tools=parallel]]", role: "scout"))
+            let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "tools-\(users)")
+            let floor = try await observer.measure { await BenchRun.run(floorTarget, floorUsers, seconds: seconds) }
+            let toolUsers = try await BenchRun.prepare(toolTarget, users: users, tag: "tools-\(users)")
+            let figures = try await observer.measure(confabOwn: true) { await BenchRun.run(toolTarget, toolUsers, seconds: seconds) }
+            var level = Level(concurrency: users, confab: figures, floor: floor)
+            level.reply = "tools: find_agents and current_time in parallel, then a second model call"
+            report.levels.append(level)
+            print("tool level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, \(String(format: "%.2f", figures.redisRoundTripsPerTurn ?? 0)) Redis round trips a turn")
         }
         try await Task.sleep(for: .seconds(1))
         report.idleRSSAfterMB = Double(probe.residentKB()) / 1024

@@ -92,7 +92,7 @@ struct Report: Encodable, Sendable {
         ]
         for level in levels {
             let (c, fl) = (level.confab, level.floor)
-            let held = level.reply.hasPrefix("held") ? " held" : ""
+            let held = level.reply.hasPrefix("held") ? " held" : level.reply.hasPrefix("tools") ? " tools" : ""
             lines.append("| \(level.concurrency)\(held) (open \(c.maxOpenStreams)) "
                 + "| \(f(c.turnsPerSecond)) / \(f(fl.turnsPerSecond)) (\(f(level.turnsPerSecondOfFloor * 100, 0))%) "
                 + "| \(f(c.ttftP50Ms)) / \(f(fl.ttftP50Ms)) (\(f(level.ttftOverFloorP50Ms))) "
@@ -103,7 +103,8 @@ struct Report: Encodable, Sendable {
         }
         lines.append("")
         lines.append("Idle RSS: \(f(idleRSSMB)) MB at start, \(f(idleRSSAfterMB)) MB after the run. Reply: \(workload); "
-            + "held levels: \(levels.first { $0.reply.hasPrefix("held") }?.reply.dropFirst(11) ?? "none"). \(f(secondsPerLevel)) s per level and target.")
+            + "held levels: \(levels.first { $0.reply.hasPrefix("held") }?.reply.dropFirst(11) ?? "none"). Tool levels: the scout persona, two parallel tool "
+            + "calls then a second model call (floor: one plain upstream call). \(f(secondsPerLevel)) s per level and target.")
         return lines.joined(separator: "\n")
     }
 }

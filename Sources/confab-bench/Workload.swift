@@ -10,9 +10,11 @@ struct Target: Sendable {
     var prepare: @Sendable (_ user: String) async throws -> String
     var turn: @Sendable (_ user: String, _ prepared: String, _ number: Int) -> StreamingClient.Request
 
-    /// `directives` go before each message: the test upstream reads `[[tokens=N]]`, `[[delay=MS]]`.
-    static func confab(_ client: StreamingClient, directives: String = "") -> Target {
+    /// `directives` go before each message: the test upstream reads `[[tokens=N]]`, `[[delay=MS]]`,
+    /// `[[tools=parallel]]`; `role` picks the persona (one with tools for a tool workload).
+    static func confab(_ client: StreamingClient, directives: String = "", role: String? = nil) -> Target {
         let prefix = (directives.isEmpty ? "" : directives + " ").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        let persona = role.map { "&role=\($0)" } ?? ""
         return Target(name: "confab", client: client, prepare: { user in
             let reply = try await client.send(.init(method: .POST, uri: "/chat/start?user_id=\(user)", collect: true))
             let json = try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
@@ -21,7 +23,7 @@ struct Target: Sendable {
             }
             return session
         }, turn: { user, session, number in
-            .init(method: .GET, uri: "/chat/stream?user_id=\(user)&session_id=\(session)&message=\(prefix)hello%20\(number)",
+            .init(method: .GET, uri: "/chat/stream?user_id=\(user)&session_id=\(session)&message=\(prefix)hello%20\(number)\(persona)",
                   textMarker: Array(#"data: {"content""#.utf8))
         })
     }

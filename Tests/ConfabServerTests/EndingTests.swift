@@ -12,6 +12,16 @@ import TestSupport
         return messages.filter { $0["role"] as? String == "assistant" }
     }
 
+    /// The stored replies, once there is one (a turn whose client left stores it a moment later); up to 10 s.
+    func storedRepliesOnceThere(_ h: Harness, _ user: String, _ session: String) async throws -> [[String: Any]] {
+        for _ in 0..<500 {
+            let replies = try await storedReplies(h, user, session)
+            if !replies.isEmpty { return replies }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return []
+    }
+
     @Test(arguments: modelFaults)
     func modelFailuresAreStoredAsErrorsAndReported(message: String, code: String) async throws {
         try await withConfab(configure: faultDeadlines(code, short: 1)) { h in
@@ -37,11 +47,7 @@ import TestSupport
             let session = try await h.startSession("dan")
             let seen = try await h.stream(h.streamPath(user: "dan", session: session, message: "[[tokens=400]] [[delay=10]] go"), leaveAfter: 5)
             #expect(seen.text.hasPrefix("Echo: go word1"))
-            var replies: [[String: Any]] = []
-            for _ in 0..<50 where replies.isEmpty {
-                try await Task.sleep(for: .milliseconds(20))
-                replies = try await storedReplies(h, "dan", session)
-            }
+            let replies = try await storedRepliesOnceThere(h, "dan", session)
             #expect(replies.count == 1)
             #expect(replies.first?["status"] as? String == "partial")
             #expect(replies.first?["reason"] as? String == "client_disconnected")
@@ -59,11 +65,7 @@ import TestSupport
             let session = try await h.startSession("cont")
             let seen = try await h.stream(h.streamPath(user: "cont", session: session, message: "[[tokens=80]] [[delay=10]] go"), leaveAfter: 3)
             #expect(seen.text.hasPrefix("Echo: go"))
-            var replies: [[String: Any]] = []
-            for _ in 0..<500 where replies.isEmpty {
-                try await Task.sleep(for: .milliseconds(20))
-                replies = try await storedReplies(h, "cont", session)
-            }
+            let replies = try await storedRepliesOnceThere(h, "cont", session)
             #expect(replies.count == 1)
             #expect(replies.first?["status"] as? String == "complete", "finished though nobody watched")
             let stored = replies.first?["content"] as? String ?? ""

@@ -24,6 +24,15 @@ import TestSupport
         }
     }
 
+    /// Waits (up to 10 s) until all `streams` turns stream, as `/metrics` counts them.
+    func allStreaming(_ h: Harness) async throws -> Bool {
+        for _ in 0..<1000 {
+            if try await activeStreams(h) == Double(Self.streams) { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     func activeStreams(_ h: Harness) async throws -> Double? {
         MetricsTests.samples(try await h.get("/metrics").body)["confab_active_streams"]
     }
@@ -77,12 +86,7 @@ import TestSupport
         try await withConfab(appendOnlyRedis: true) { h in
             let load = Task { try await concurrentTurns(h, prefix: "r", message: "[[tokens=200]] [[delay=10]] go") }
             // Every turn is in flight (its user message stored, its reply streaming) before Redis dies.
-            var streaming = 0.0
-            for _ in 0..<1000 where streaming < Double(Self.streams) {
-                streaming = try await activeStreams(h) ?? 0
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            #expect(streaming == Double(Self.streams), "all turns streaming when Redis is killed")
+            #expect(try await allStreaming(h), "all turns streaming when Redis is killed")
             h.redisServer.kill()
             #expect(try await h.get("/ready").status == 503, "/ready reflects the outage")
             try await Task.sleep(for: .milliseconds(300))
@@ -125,12 +129,7 @@ import TestSupport
         let deadline = 1.0
         try await withConfab(configure: { $0.redisCommandTimeout = deadline }) { h in
             let load = Task { try await concurrentTurns(h, prefix: "s", message: "[[tokens=60]] [[delay=10]] go") }
-            var streaming = 0.0
-            for _ in 0..<1000 where streaming < Double(Self.streams) {
-                streaming = try await activeStreams(h) ?? 0
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            #expect(streaming == Double(Self.streams), "all turns streaming when Redis stalls")
+            #expect(try await allStreaming(h), "all turns streaming when Redis stalls")
             let session = try await h.startSession("stall")
             h.redisServer.pause()
             // The replies end (0.6 s) during the stall: their stores time out and are retried.
