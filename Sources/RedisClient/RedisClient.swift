@@ -41,8 +41,8 @@ public final class RedisClient: Sendable {
         precondition(!commands.isEmpty, "a pipeline needs at least one command")
         let slot = slots[next.add(1, ordering: .relaxed).oldValue % slots.count]
         do {
+            let channel = try await slot.channel().get()  // connecting has its own timeout
             let deadline = NIODeadline.now() + (timeout ?? commandTimeout)
-            let channel = try await slot.channel().get()
             let reply = channel.eventLoop.makePromise(of: [RedisValue].self)
             writes.add(1, ordering: .relaxed)
             metrics.roundTrips.increment()

@@ -11,6 +11,8 @@ struct ReplyPlan: Sendable {
     }
 
     var answer: Answer
+    /// Reasoning sent before the answer as `reasoning_content` (`[[reasoning=some words]]`).
+    var reasoning: [String]
     var firstDelayMS: Int
     var delayMS: Int
     var fault: TestUpstream.Fault?
@@ -40,6 +42,7 @@ struct ReplyPlan: Sendable {
             }
             answer = .text(pieces)
         }
+        reasoning = chat.messages.last?.role == "user" ? directives["reasoning"].map(Self.words) ?? [] : []
         firstDelayMS = directives["first"].flatMap(Int.init) ?? defaults.firstTokenDelayMS
         delayMS = directives["delay"].flatMap(Int.init) ?? defaults.tokenDelayMS
         fault = directives["fault"].flatMap(TestUpstream.Fault.init(rawValue:))
@@ -85,9 +88,10 @@ struct ReplyPlan: Sendable {
     /// The `delta` object of each chunk between the role chunk and the finish chunk; the usage
     /// counts one completion token per delta.
     var deltas: [String] {
+        let thoughts = reasoning.map { "{\"reasoning_content\":\(Self.json($0))}" }
         switch answer {
-        case .text(let pieces): return pieces.map { "{\"content\":\(Self.json($0))}" }
-        case .toolCalls(let calls): return calls.deltas()
+        case .text(let pieces): return thoughts + pieces.map { "{\"content\":\(Self.json($0))}" }
+        case .toolCalls(let calls): return thoughts + calls.deltas()
         }
     }
 

@@ -147,3 +147,65 @@ struct SlowTool: Tool {
         return "late"
     }
 }
+
+extension TurnTests {
+    /// `reasoning_content` streams as its own part, before the text, and is stored with the reply.
+    @Test func reasoningIsAPartOfItsOwn() async throws {
+        try await withFixture { f in
+            let events = Events()
+            let reply = try await f.begin("[[reasoning=first think hard]] hi").run { events.append($0) }
+            let kinds = events.list.map(Self.kind)
+            #expect(kinds.prefix(4) == ["start", "step_start", "reasoning_start", "reasoning"], "\(kinds)")
+            #expect(kinds.firstIndex(of: "reasoning_end")! < kinds.firstIndex(of: "text_start")!)
+            #expect(reply.parts == [.reasoning("first think hard"), .text("Echo: hi")])
+            #expect(reply.content == "Echo: hi", "reasoning is not reply text")
+        }
+    }
+
+    /// A stored reply goes into the prompt whole or not at all: a tool call is never sent
+    /// without its result, whatever the budget.
+    @Test func theWindowNeverSplitsAToolExchange() {
+        let exchange = ChatMessage(role: .assistant, content: "Found it.", timestamp: 2, parts: [
+            .text("Let me look."), .tool(.init(callID: "c1", name: "find_agents", input: ["query": "x"], output: ["agents": []])),
+            .text("Found it."),
+        ])
+        let question = ChatMessage(role: .user, content: "find x", timestamp: 1)
+        let persona = PersonaCatalog().persona("scout")!
+        let history = [exchange, question]  // newest first
+        let roomy = PromptBuilder(window: 20, characterBudget: 10_000).prompt(persona: persona, history: history, message: "next")
+        #expect(roomy.map(\.role) == ["system", "user", "assistant", "tool", "assistant", "user"])
+        #expect(roomy[2].toolCalls?.first?.id == "c1" && roomy[2].content == "Let me look.")
+        #expect(roomy[3].toolCallID == "c1" && roomy[3].content == #"{"agents":[]}"#)
+        // A budget with room for the closing text but not the whole exchange: none of it goes.
+        let tight = persona.systemPrompt.count + "next".count + 30
+        let cut = PromptBuilder(window: 20, characterBudget: tight).prompt(persona: persona, history: history, message: "next")
+        #expect(cut.map(\.role) == ["system", "user"], "\(cut.map(\.role))")
+    }
+}
+
+extension TurnTests {
+    /// A shutdown while a tool runs ends the turn at once (the tool is cancelled), stores the
+    /// partial with reason shutdown and tells the client.
+    @Test func aShutdownStopsARunningTool() async throws {
+        var scout = PersonaCatalog().persona("scout")!
+        scout.tools.append("slow_tool")
+        let personas = PersonaCatalog(personas: PersonaCatalog.builtIn.filter { $0.id != "scout" } + [scout])
+        try await withFixture(personas: personas, tools: ToolRegistry.builtIn(agents: personas, fetcher: nil).adding(SlowTool()),
+                              toolTimeout: .seconds(60)) { f in
+            let events = Events()
+            let turn = try await f.begin("[[tool=slow_tool]] {}", persona: "scout")
+            let running = Task { await turn.run { events.append($0) } }
+            for _ in 0..<500 where !events.list.contains(where: { Self.kind($0) == "tool_input_available" }) {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let asked = ContinuousClock.now
+            await f.environment.activeTurns.shutdown()
+            let reply = await running.value
+            #expect(ContinuousClock.now - asked < .seconds(5), "not after the tool's 30 s")
+            #expect(reply.status == .partial && reply.reason == "shutdown")
+            guard case .error(let info, _)? = events.list.last else { Issue.record("\(events.list.map(Self.kind))"); return }
+            #expect(info.code == "shutdown")
+            #expect(await f.store.history(user: "u1", session: f.session)?.last?.reason == "shutdown")
+        }
+    }
+}

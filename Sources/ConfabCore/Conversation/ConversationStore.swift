@@ -20,7 +20,8 @@ public protocol ConversationStore: Sendable {
     /// reply again (a retry after a timeout) changes nothing.
     func finishTurn(_ finish: TurnFinish) async throws
     /// Undoes `beginTurn` if it took effect after all (its answer was lost to a timeout): frees
-    /// the lock it took and removes the user message. Does nothing otherwise.
+    /// the lock it took and removes the user message; a begin that arrives later does nothing.
+    /// The Redis store calls it by itself after a begin that timed out.
     func abandonTurn(_ start: TurnStart) async throws
 
     /// One session, or nil when the user has no such session.
@@ -51,6 +52,8 @@ public struct TurnStart: Sendable {
     /// Create the session if it does not exist (a chat id the client made up), within `maxSessions`.
     public var createIfMissing = false
     public var maxSessions = Int.max
+    /// A new session's persona when none is asked for.
+    public var defaultPersona = ""
 }
 
 /// What `upsertSession` did.

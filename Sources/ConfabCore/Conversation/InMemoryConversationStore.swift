@@ -52,7 +52,8 @@ public actor InMemoryConversationStore: ConversationStore {
         if sessions[start.user]?[start.session] == nil, start.createIfMissing {
             guard sessions[start.user, default: [:]].count < start.maxSessions else { return .sessionLimit }
             sessions[start.user, default: [:]][start.session] = Session(info: SessionInfo(
-                id: start.session, title: "", persona: start.persona, createdAt: start.message.timestamp,
+                id: start.session, title: "", persona: start.persona.isEmpty ? start.defaultPersona : start.persona,
+                createdAt: start.message.timestamp,
                 updatedAt: start.message.timestamp, messageCount: 0))
         }
         guard var session = sessions[start.user]?[start.session] else { return .unknownSession }

@@ -69,6 +69,30 @@ public struct RedisConversationStore: ConversationStore {
     }
 
     public func beginTurn(_ start: TurnStart) async throws -> TurnStartResult {
+        do {
+            return try await runBegin(start)
+        } catch RedisError.timeout(let message) {
+            abandonLater(start)
+            throw RedisError.timeout(message)
+        }
+    }
+
+    /// A begin that timed out may still run later (Redis stalled, and reads what was sent once
+    /// it resumes). Abandon it, retrying until Redis answers (for up to a minute), so the
+    /// session is not left locked and holds no message the client was told was refused.
+    private func abandonLater(_ start: TurnStart) {
+        Task {
+            for _ in 0..<120 {
+                do {
+                    return try await abandonTurn(start)
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
+        }
+    }
+
+    private func runBegin(_ start: TurnStart) async throws -> TurnStartResult {
         let keys = RedisKeys(user: start.user)
         let reply = try await redis.eval(
             RedisScripts.beginTurn,
@@ -77,7 +101,7 @@ public struct RedisConversationStore: ConversationStore {
             arguments: [start.lockToken, start.lockMilliseconds, start.window, try Self.json(start.message), cap,
                         ttlSeconds, start.message.timestamp, start.session,
                         SessionInfo.title(from: start.message.content), start.persona,
-                        start.createIfMissing ? "1" : "0", start.maxSessions])
+                        start.createIfMissing ? "1" : "0", start.maxSessions, start.defaultPersona])
         let parts = reply.array ?? []
         switch parts.first?.string {
         case "ok": return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])),

@@ -18,17 +18,24 @@ enum RedisScripts {
         """)
 
     /// KEYS[5]: the turn's abandoned marker (see `abandonTurn`). ARGV[10]: the persona, '' for
-    /// the session's own (returned). ARGV[11]: '1' to create the
-    /// session when it does not exist (the AI SDK's chat id, made up by the client), ARGV[12]:
-    /// the most sessions a user may have.
+    /// the session's own (returned). ARGV[11]: '1' to create the session when it does not exist
+    /// (the AI SDK's chat id, made up by the client), ARGV[12]: the most sessions a user may
+    /// have, ARGV[13]: a new session's persona when none is asked for. The lock is taken before
+    /// a session is created, so a busy one is never re-created under its streaming turn.
     static let beginTurn = RedisScript("""
         if redis.call('EXISTS', KEYS[5]) == 1 then return {'abandoned'} end
-        if redis.call('EXISTS', KEYS[1]) == 0 then
+        local exists = redis.call('EXISTS', KEYS[1]) == 1
+        if not exists then
             if ARGV[11] ~= '1' then return {'unknown'} end
+            redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[7]) - tonumber(ARGV[6]))
             if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[12]) then return {'limit'} end
-            redis.call('HSET', KEYS[1], 'title', '', 'persona', ARGV[10], 'created_at', ARGV[7], 'count', 0)
         end
         if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
+        if not exists then
+            local persona = ARGV[10]
+            if persona == '' then persona = ARGV[13] end
+            redis.call('HSET', KEYS[1], 'title', '', 'persona', persona, 'created_at', ARGV[7], 'count', 0)
+        end
         local window = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
         local persona = ARGV[10]
         if persona == '' then persona = redis.call('HGET', KEYS[1], 'persona') or '' end
@@ -95,6 +102,7 @@ enum RedisScripts {
     static let upsertSession = RedisScript("""
         local existed = redis.call('EXISTS', KEYS[2]) == 1
         if not existed then
+            redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[6]))
             if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
             local persona = ARGV[4]
             if persona == '' then persona = ARGV[7] end

@@ -25,6 +25,13 @@ extension JSONValue: Codable {
         }
     }
 
+    /// This value as a tool call's `arguments`: an object as JSON text, anything else as `{}`
+    /// (model servers parse arguments as an object, and refuse anything else).
+    public var argumentsText: String {
+        if case .object = self { return serialized }
+        return "{}"
+    }
+
     /// Compact JSON text, object keys sorted.
     public var serialized: String {
         var out = ""

@@ -22,6 +22,8 @@ public struct Settings: Sendable {
     public var historyTTLSeconds = 7 * 24 * 3600
     public var maxMessageChars = 8_000
     public var maxBodyBytes = 64 * 1024
+    /// `POST /api/chat` carries the whole chat (useChat sends it every time).
+    public var maxChatBodyBytes = 4 * 1024 * 1024
     public var maxUserIDLength = 64
     /// A regular expression user ids must also match (on top of the safe character set); empty for none.
     public var userIDPattern = ""
@@ -82,6 +84,7 @@ public struct Settings: Sendable {
         s.historyTTLSeconds = try read.int("CONFAB_HISTORY_TTL_SECONDS", s.historyTTLSeconds, in: 60...365 * 24 * 3600)
         s.maxMessageChars = try read.int("CONFAB_MAX_MESSAGE_CHARS", s.maxMessageChars, in: 1...1_000_000)
         s.maxBodyBytes = try read.int("CONFAB_MAX_BODY_BYTES", s.maxBodyBytes, in: 1024...16 * 1024 * 1024)
+        s.maxChatBodyBytes = try read.int("CONFAB_MAX_CHAT_BODY_BYTES", s.maxChatBodyBytes, in: 1024...64 * 1024 * 1024)
         s.maxUserIDLength = try read.int("CONFAB_MAX_USER_ID_LENGTH", s.maxUserIDLength, in: 1...256)
         s.userIDPattern = read.string("CONFAB_USER_ID_PATTERN", "")
         if !s.userIDPattern.isEmpty, (try? NSRegularExpression(pattern: s.userIDPattern)) == nil {

@@ -3,7 +3,8 @@ import Foundation
 import NIOCore
 
 /// Fetches a web page for `fetch_url`, only from the hosts an operator allowed
-/// (`CONFAB_FETCH_URL_ALLOW`), never following a redirect (it could leave the allow-list).
+/// (`CONFAB_FETCH_URL_ALLOW`: `host` for its default port, `host:port` for another), never
+/// following a redirect (it could leave the allow-list), reading at most 64 KiB.
 public struct URLFetcher: Sendable {
     let client: HTTPClient
     let allowedHosts: Set<String>
@@ -20,13 +21,18 @@ public struct URLFetcher: Sendable {
               let host = url.host?.lowercased() else {
             throw ToolFailure("not an http(s) URL: \(address.prefix(200))")
         }
-        guard allowedHosts.contains(host) else {
-            throw ToolFailure("host '\(host)' is not allowed; allowed: \(allowedHosts.sorted().joined(separator: ", "))")
+        let place = url.port.map { "\(host):\($0)" } ?? host
+        guard allowedHosts.contains(place) else {
+            throw ToolFailure("'\(place)' is not allowed; allowed: \(allowedHosts.sorted().joined(separator: ", "))")
         }
         var request = HTTPClientRequest(url: address)
         request.headers.add(name: "User-Agent", value: "Confab fetch_url")
         let response = try await client.execute(request, timeout: .milliseconds(deadline.milliseconds))
-        var body = try await response.body.collect(upTo: 8 * 1024 * 1024)
+        var body = ByteBuffer()
+        for try await var piece in response.body {
+            body.writeBuffer(&piece)
+            if body.readableBytes >= maxBytes { break }  // leaving the loop closes the response
+        }
         let text = body.readString(length: min(body.readableBytes, maxBytes)) ?? ""
         return .object(["url": .string(address), "status": .number(Double(response.status.code)),
                         "content_type": .string(response.headers.first(name: "content-type") ?? ""),

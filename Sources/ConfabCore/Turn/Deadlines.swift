@@ -29,11 +29,14 @@ final class Deadlines: Sendable {
 
     func tick() {
         let elapsed = (ContinuousClock.now - start).components
-        let before = lastTick.exchange(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000, ordering: .relaxed)
+        // Only the model's task writes: a load and a store, no read-modify-write per token.
+        let first = lastTick.load(ordering: .relaxed) < 0
+        lastTick.store(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000, ordering: .relaxed)
         // The first piece swaps the first-token deadline for the idle one, which may be due
-        // sooner than the timer's wake-up: set the timer again. Later pieces only push the idle
-        // deadline back, and the timer re-reads it when it wakes.
-        if before < 0 { rearm() }
+        // sooner than the timer's wake-up: set the timer again (on the loop, where the timer's
+        // own checks run, so the two never race). Later pieces only push the idle deadline
+        // back, and the timer re-reads it when it wakes.
+        if first { eventLoop.execute { self.rearm() } }
     }
 
     private func rearm() {

@@ -42,7 +42,7 @@ public struct PromptBuilder: Sendable {
         func closeStep() {
             guard !calls.isEmpty else { return }
             replayed.append(PromptMessage(role: "assistant", content: text.isEmpty ? nil : text,
-                                          toolCalls: calls.map { ToolCall(id: $0.callID, name: $0.name, arguments: $0.input.serialized) }))
+                                          toolCalls: calls.map { ToolCall(id: $0.callID, name: $0.name, arguments: $0.input.argumentsText) }))
             for call in calls {
                 replayed.append(PromptMessage(role: "tool", content: call.resultText, toolCallID: call.callID))
             }

@@ -23,6 +23,11 @@ struct ReplyDraft {
     private var openReasoning: (id: String, text: String)?
     private var stepCharacters = 0
     private var stepTextStart = 0
+    private var stepCounted = false
+    /// Tool call ids used in this turn, and this step's renames: servers (and the assembler's
+    /// fallback) may number calls per response, but each call of a reply needs its own id.
+    private var callIDs: Set<String> = []
+    private var renamed: [String: String] = [:]
     private var usedMoreThanText = false
     /// The events that close what a step cut short had open, for the client to be told.
     private(set) var closingEvents: [StreamEvent] = []
@@ -33,6 +38,8 @@ struct ReplyDraft {
     mutating func beginStep() -> StreamEvent {
         step += 1
         stepCharacters = 0
+        stepCounted = false
+        renamed = [:]
         stepTextStart = text.utf8.count
         return .stepStart(step: step)
     }
@@ -50,7 +57,6 @@ struct ReplyDraft {
             }
             text += piece
             pieces += 1
-            stepCharacters += piece.count
             if firstToken == nil { firstToken = ContinuousClock.now - start }
             try await send(.text(piece))
         case .reasoning(let piece):
@@ -62,14 +68,17 @@ struct ReplyDraft {
                 try await send(.reasoningStart(id: id))
             }
             openReasoning?.text += piece
-            stepCharacters += piece.count
+            stepCharacters += piece.utf8.count
             try await send(.reasoning(piece))
         case .toolCallStart(let id, let name):
             try await closeParts(send: send)
-            try await send(.toolInputStart(ToolCallHeader(id: id, name: name, step: step)))
+            let unique = callIDs.contains(id) ? "\(id)-\(step)-\(callIDs.count)" : id
+            callIDs.insert(unique)
+            renamed[id] = unique
+            try await send(.toolInputStart(ToolCallHeader(id: unique, name: name, step: step)))
         case .toolCallArguments(let id, let piece):
-            stepCharacters += piece.count
-            try await send(.toolInputDelta(callID: id, text: piece))
+            stepCharacters += piece.utf8.count
+            try await send(.toolInputDelta(callID: renamed[id] ?? id, text: piece))
         }
     }
 
@@ -93,13 +102,45 @@ struct ReplyDraft {
         try await send(.reasoningEnd(id: open.id))
     }
 
-    /// Ends the step: its usage (reported, or estimated from `promptCharacters` and what came)
-    /// is added to the reply's.
-    mutating func finishStep(reason: String, usage reported: Usage?, promptCharacters: Int,
-                             send: (StreamEvent) async throws -> Void) async throws {
+    /// Ends the step.
+    mutating func finishStep(reason: String, send: (StreamEvent) async throws -> Void) async throws {
         try await closeParts(send: send)
-        countUsage(reported, promptCharacters: promptCharacters)
         try await send(.stepFinish(step: step, finishReason: reason))
+    }
+
+    /// Adds the step's usage to the reply's: as reported, or estimated from `promptCharacters`
+    /// and what came. Once per step.
+    mutating func countUsage(_ reported: Usage?, promptCharacters: Int) {
+        guard !stepCounted else { return }
+        stepCounted = true
+        let stepCharacters = self.stepCharacters + text.utf8.count - stepTextStart
+        let step = reported ?? Usage.estimate(promptCharacters: promptCharacters, completionCharacters: stepCharacters)
+        usage = usage.map { $0 + step } ?? step
+    }
+
+    /// A tool call ready to run: its id as the client knows it, its input parsed, and why it
+    /// will not run, if it will not.
+    struct Call {
+        var id: String
+        var name: String
+        var input: JSONValue
+        /// The arguments as the model sent them (the registry refuses what is not an object).
+        var arguments: String
+        var refusal: String?
+        var toolCall: ToolCall { ToolCall(id: id, name: name, arguments: arguments) }
+    }
+
+    /// The step's calls under the ids the client was told, inputs parsed (arguments that are
+    /// not JSON stay their text, as a string); past `limit` calls, or with arguments over 32 KiB,
+    /// a call is refused.
+    func uniqueCalls(_ calls: [ToolCall], limit: Int) -> [Call] {
+        calls.enumerated().map { index, call in
+            let input = (try? JSONValue.parse(call.arguments.isEmpty ? "{}" : call.arguments)) ?? .string(call.arguments)
+            var refusal: String?
+            if index >= limit { refusal = "too many tool calls in one step (at most \(limit))" }
+            if call.arguments.utf8.count > 32 * 1024 { refusal = "the arguments are over 32 KiB" }
+            return Call(id: renamed[call.id] ?? call.id, name: call.name, input: input, arguments: call.arguments, refusal: refusal)
+        }
     }
 
     /// Ends a step cut short (an error, a shutdown, the client gone), estimating its usage.
@@ -116,26 +157,25 @@ struct ReplyDraft {
         if step > 0 { closingEvents.append(.stepFinish(step: step, finishReason: "error")) }
         openText = nil
         openReasoning = nil
-        if stepCharacters > 0 || usage == nil { countUsage(nil, promptCharacters: promptCharacters) }
-        stepCharacters = 0
+        if stepCharacters > 0 || text.utf8.count > stepTextStart || usage == nil { countUsage(nil, promptCharacters: promptCharacters) }
     }
 
     /// Records a tool call and what came of it, after the step's text.
-    mutating func recordTool(_ call: ToolCall, input: JSONValue, outcome: ToolOutcome) {
+    mutating func recordTool(_ call: Call, outcome: ToolOutcome) {
         usedMoreThanText = true
         switch outcome {
-        case .output(let output): parts.append(.tool(MessagePart.ToolPart(callID: call.id, name: call.name, input: input, output: output)))
-        case .failure(let message): parts.append(.tool(MessagePart.ToolPart(callID: call.id, name: call.name, input: input, error: message)))
+        case .output(let output): parts.append(.tool(MessagePart.ToolPart(callID: call.id, name: call.name, input: call.input, output: output)))
+        case .failure(let message): parts.append(.tool(MessagePart.ToolPart(callID: call.id, name: call.name, input: call.input, error: message)))
         }
     }
 
-    /// The `tool` messages that give the model the results of `calls` (recorded already).
-    func toolResults(for calls: [ToolCall]) -> [PromptMessage] {
-        calls.map { call in
+    /// The `tool` messages that give the model the results of the calls `ids` (recorded already).
+    func toolResults(for ids: [String]) -> [PromptMessage] {
+        ids.map { id in
             let recorded = parts.lazy.compactMap { part -> MessagePart.ToolPart? in
-                if case .tool(let tool) = part, tool.callID == call.id { tool } else { nil }
+                if case .tool(let tool) = part, tool.callID == id { tool } else { nil }
             }.last
-            return PromptMessage(role: "tool", content: recorded?.resultText ?? "error: no result", toolCallID: call.id)
+            return PromptMessage(role: "tool", content: recorded?.resultText ?? "error: no result", toolCallID: id)
         }
     }
 
@@ -155,10 +195,5 @@ struct ReplyDraft {
             case .tool(let tool): .tool(tool)
             }
         }
-    }
-
-    private mutating func countUsage(_ reported: Usage?, promptCharacters: Int) {
-        let step = reported ?? Usage.estimate(promptCharacters: promptCharacters, completionCharacters: stepCharacters)
-        usage = usage.map { $0 + step } ?? step
     }
 }

@@ -97,12 +97,12 @@ public final class Turn: Sendable {
         let start = TurnStart(user: user, session: session, persona: asked ?? "", message: userMessage,
                               window: environment.settings.prompt.window, lockToken: lockToken,
                               lockMilliseconds: environment.settings.lockMilliseconds,
-                              createIfMissing: createSession, maxSessions: maxSessions)
+                              createIfMissing: createSession, maxSessions: maxSessions,
+                              defaultPersona: environment.personas.defaultID)
         let result: TurnStartResult
         do {
             result = try await environment.store.beginTurn(start)
         } catch {
-            undoLater(start, in: environment)
             throw .storeUnavailable("\(error)")
         }
         switch result {
@@ -126,23 +126,6 @@ public final class Turn: Sendable {
                             metrics.ended(.partial)
                             Task { try? await store.finishTurn(finish) }
                         })
-        }
-    }
-
-    /// A begin that failed may still run in Redis later (it timed out while Redis stalled, and
-    /// Redis reads what was sent once it resumes). Abandon it, retrying until Redis answers (for
-    /// up to a minute), so the session is not left locked and holds no message the client was
-    /// told was refused.
-    private static func undoLater(_ start: TurnStart, in environment: TurnEnvironment) {
-        let store = environment.store
-        Task {
-            for _ in 0..<120 {
-                do {
-                    return try await store.abandonTurn(start)
-                } catch {
-                    try? await Task.sleep(for: .milliseconds(500))
-                }
-            }
         }
     }
 
@@ -212,47 +195,67 @@ public final class Turn: Sendable {
                 draft.abandonStep(promptCharacters: promptCharacters)
                 throw error
             }
-            guard !completion.toolCalls.isEmpty else {
-                try await draft.finishStep(reason: completion.finishReason, usage: completion.usage,
-                                           promptCharacters: promptCharacters, send: emit)
+            draft.countUsage(completion.usage, promptCharacters: promptCharacters)
+            // No tools were offered at the last step: calls the model makes anyway are not run,
+            // so a model that keeps asking cannot keep the turn going.
+            guard !completion.toolCalls.isEmpty, !offered.isEmpty else {
+                try await draft.finishStep(reason: completion.finishReason, send: emit)
                 return completion
             }
             let stepText = draft.stepText
-            try await runTools(completion.toolCalls, offered: offered, draft: &draft, emit: emit)
-            try await draft.finishStep(reason: completion.finishReason, usage: completion.usage,
-                                       promptCharacters: promptCharacters, send: emit)
-            prompt.append(PromptMessage(role: "assistant", content: stepText.isEmpty ? nil : stepText, toolCalls: completion.toolCalls))
-            prompt += draft.toolResults(for: completion.toolCalls)
+            let calls = draft.uniqueCalls(completion.toolCalls, limit: Self.callsPerStep)
+            deadlines.tick()
+            try await runTools(calls, offered: offered, stopper: stopper, draft: &draft, emit: emit)
             deadlines.tick()  // the tools took their time; the model's silence starts now
+            try await draft.finishStep(reason: completion.finishReason, send: emit)
+            prompt.append(PromptMessage(role: "assistant", content: stepText.isEmpty ? nil : stepText,
+                                        toolCalls: calls.map { ToolCall(id: $0.id, name: $0.name, arguments: $0.input.argumentsText) }))
+            prompt += draft.toolResults(for: calls.map(\.id))
         }
     }
 
+    /// Tool calls run per step at most; more become tool errors (a model cannot fan out without bound).
+    static let callsPerStep = 8
+
     /// Runs a step's tool calls at once, each within the tool deadline; tells the client each
-    /// call and each result as it comes, and records them in the reply.
-    private func runTools(_ calls: [ToolCall], offered: [ToolSpec], draft: inout ReplyDraft,
+    /// call and each result as it comes, and records them in the reply. A shutdown or an expired
+    /// turn deadline stops the tools too.
+    private func runTools(_ calls: [ReplyDraft.Call], offered: [ToolSpec], stopper: Stopper, draft: inout ReplyDraft,
                           emit: (StreamEvent) async throws -> Void) async throws {
-        let inputs = calls.map { call in (try? JSONValue.parse(call.arguments.isEmpty ? "{}" : call.arguments)) ?? .string(call.arguments) }
-        for (call, input) in zip(calls, inputs) {
-            try await emit(.toolInputAvailable(ToolCallHeader(id: call.id, name: call.name, step: draft.step), input: input))
+        for call in calls {
+            try await emit(.toolInputAvailable(ToolCallHeader(id: call.id, name: call.name, step: draft.step), input: call.input))
         }
         let (registry, context, deadline) = (environment.tools, ToolContext(user: user), environment.settings.toolTimeout)
         var outcomes: [String: ToolOutcome] = [:]
         defer {
-            for (call, input) in zip(calls, inputs) {
-                draft.recordTool(call, input: input, outcome: outcomes[call.id] ?? .failure("the turn ended before the tool answered"))
+            for call in calls {
+                draft.recordTool(call, outcome: outcomes[call.id] ?? .failure("the turn ended before the tool answered"))
             }
         }
-        try await withThrowingTaskGroup(of: (String, ToolOutcome).self) { group in
-            for call in calls {
-                group.addTask { (call.id, await registry.run(call, offered: offered, context: context, deadline: deadline)) }
+        let (stopped, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
+        stopper.attach(sink)
+        try await withThrowingTaskGroup(of: (String, ToolOutcome)?.self) { group in
+            group.addTask {
+                for try await _ in stopped {}  // keep-alives: tools are shorter than the interval
+                return nil  // the tools finished first
             }
-            for try await (id, outcome) in group {
+            for call in calls {
+                group.addTask {
+                    if let refused = call.refusal { return (call.id, .failure(refused)) }
+                    return (call.id, await registry.run(call.toolCall, offered: offered, context: context, deadline: deadline))
+                }
+            }
+            var left = calls.count
+            while left > 0, let next = try await group.next() {
+                guard let (id, outcome) = next else { continue }
+                left -= 1
                 outcomes[id] = outcome
                 switch outcome {
                 case .output(let output): try await emit(.toolOutput(callID: id, output: output))
                 case .failure(let message): try await emit(.toolError(callID: id, message: message))
                 }
             }
+            group.cancelAll()
         }
     }
 

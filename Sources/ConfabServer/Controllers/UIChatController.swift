@@ -19,7 +19,8 @@ struct UIChatController<Context: RequestContext>: Sendable {
     /// keeps the history itself, so what the client sends of it is not trusted).
     @Sendable func chat(_ request: Request, context: Context) async throws -> Response {
         var request = request
-        let body = try await validate.decode(UIChatRequest.self, from: &request)
+        // useChat sends the whole chat each time: a larger limit than other bodies, still bounded.
+        let body = try await validate.decode(UIChatRequest.self, from: &request, maxBytes: validate.settings.maxChatBodyBytes)
         let user = try validate.oneOf(body: body.userID, query: request.query("user_id"), validate.userID)
         let session = try validate.sessionID(body.id, field: "id")
         guard let last = body.messages.last else {
@@ -29,10 +30,15 @@ struct UIChatController<Context: RequestContext>: Sendable {
             throw APIError(.badRequest, code: "invalid_messages", "the last message must be the user's (role \"user\")")
         }
         let message = try validate.message(last.text)
-        let persona = try validate.persona(body.persona)
+        guard body.trigger == nil || body.trigger == "submit-message" else {
+            throw APIError(.badRequest, code: "unsupported_trigger",
+                           "only trigger \"submit-message\" is supported; regenerating a reply is not yet")
+        }
+        // None named: the session's own persona (a new session gets the default).
+        let persona = try body.persona.map { try validate.persona($0).id }
         let turn: Turn
         do {
-            turn = try await Turn.begin(user: user, session: session, personaID: persona.id, message: message, createSession: true,
+            turn = try await Turn.begin(user: user, session: session, personaID: persona, message: message, createSession: true,
                                         maxSessions: validate.settings.maxSessionsPerUser, in: turns)
         } catch {
             throw APIError(refusal: error)

@@ -50,8 +50,8 @@ final class Validation: Sendable {
 
     /// A JSON body decoded into `T`, within the same limits as every body (size, UTF-8, nesting);
     /// a field of the wrong type or a missing one is a 400 that names it.
-    func decode<T: Decodable>(_ type: T.Type, from request: inout Request) async throws -> T {
-        let buffer = try await request.collectBody(upTo: settings.maxBodyBytes)
+    func decode<T: Decodable>(_ type: T.Type, from request: inout Request, maxBytes: Int? = nil) async throws -> T {
+        let buffer = try await request.collectBody(upTo: maxBytes ?? settings.maxBodyBytes)
         guard buffer.readableBytes > 0 else { throw APIError(.badRequest, code: "invalid_json", "a JSON body is required") }
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")

@@ -15,7 +15,8 @@ protocol StreamFramer {
 /// Server-Sent Events: `data: <payload>\n\n` per event, keep-alives as `:` comment lines (clients
 /// that parse every data line never see them), and `data: [DONE]` at the end.
 struct SSEFramer: StreamFramer {
-    var buffer = ByteBuffer()
+    /// Room for a token's event without growing (one allocation per event).
+    var buffer = ByteBufferAllocator().buffer(capacity: 64)
 
     mutating func payload(_ write: (inout ByteBuffer) -> Void) {
         buffer.writeString("data: ")

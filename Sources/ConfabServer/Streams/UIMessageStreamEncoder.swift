@@ -54,16 +54,20 @@ struct UIMessageStreamEncoder: StreamEncoder {
             openReasoning = nil
             framer.payload { $0.writeJSON(["type": "reasoning-end", "id": .string(id)]) }
         case .toolInputStart(let call):
-            framer.payload { $0.writeJSON(["type": "tool-input-start", "toolCallId": .string(call.id), "toolName": .string(call.name)]) }
+            // providerExecuted: Confab ran the tool, so useChat must not call the app's onToolCall.
+            framer.payload { $0.writeJSON(["type": "tool-input-start", "toolCallId": .string(call.id), "toolName": .string(call.name),
+                                           "providerExecuted": true]) }
         case .toolInputDelta(let id, let text):
             framer.payload { $0.writeJSON(["type": "tool-input-delta", "toolCallId": .string(id), "inputTextDelta": .string(text)]) }
         case .toolInputAvailable(let call, let input):
             framer.payload { $0.writeJSON(["type": "tool-input-available", "toolCallId": .string(call.id),
-                                           "toolName": .string(call.name), "input": input]) }
+                                           "toolName": .string(call.name), "input": input, "providerExecuted": true]) }
         case .toolOutput(let id, let output):
-            framer.payload { $0.writeJSON(["type": "tool-output-available", "toolCallId": .string(id), "output": output]) }
+            framer.payload { $0.writeJSON(["type": "tool-output-available", "toolCallId": .string(id), "output": output,
+                                           "providerExecuted": true]) }
         case .toolError(let id, let message):
-            framer.payload { $0.writeJSON(["type": "tool-output-error", "toolCallId": .string(id), "errorText": .string(message)]) }
+            framer.payload { $0.writeJSON(["type": "tool-output-error", "toolCallId": .string(id), "errorText": .string(message),
+                                           "providerExecuted": true]) }
         case .stepFinish:
             framer.payload { $0.writeJSON(["type": "finish-step"]) }
         case .usage:
