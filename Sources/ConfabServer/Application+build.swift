@@ -5,8 +5,8 @@ import NIOCore
 import ServiceLifecycle
 
 /// The routes of the API, the web page and the middleware around them.
-public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicRequestContext> {
-    let router = Router()
+public func buildRouter(_ dependencies: ConfabDependencies) -> Router<ConfabRequestContext> {
+    let router = Router(context: ConfabRequestContext.self)
     let routes = RouteTable(router: router)
     router.add(middleware: CORS(origins: dependencies.settings.corsOrigins))
     router.add(middleware: JSONErrorMiddleware())
@@ -15,24 +15,33 @@ public func buildRouter(_ dependencies: ConfabDependencies) -> Router<BasicReque
     router.add(middleware: QueryEncodingCheck())
     // The page, and the API's OpenAPI document at /openapi.json.
     router.add(middleware: FileMiddleware(dependencies.settings.staticDir, searchForIndexHtml: true))
+    // Who is asking, for every API route (files are served before this, without a Redis look-up).
+    router.add(middleware: BearerAuthenticator(accounts: dependencies.accounts, tokens: dependencies.tokens,
+                                               settings: dependencies.settings.identity))
     addAPIRoutes(to: routes, dependencies)
     return router
 }
 
 /// The API's paths and the methods each takes, as registered; tests hold the OpenAPI document to it.
 public func apiRoutes(_ dependencies: ConfabDependencies) -> [String: [String]] {
-    let routes = RouteTable(router: Router())
+    let routes = RouteTable(router: Router(context: ConfabRequestContext.self))
     addAPIRoutes(to: routes, dependencies)
     return routes.methods.mapValues { $0.map(\.rawValue) }
 }
 
-private func addAPIRoutes<Context: RequestContext>(to routes: RouteTable<Context>, _ dependencies: ConfabDependencies) {
+private func addAPIRoutes(to routes: RouteTable<ConfabRequestContext>, _ dependencies: ConfabDependencies) {
     let validation = Validation(settings: dependencies.settings, personas: dependencies.turns.personas)
-    ServiceController(store: dependencies.turns.store, personas: dependencies.turns.personas,
-                      metrics: dependencies.metrics).addRoutes(to: routes)
-    ChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
-    UIChatController(turns: dependencies.turns, validate: validation).addRoutes(to: routes)
-    SessionsController(store: dependencies.turns.store, validate: validation).addRoutes(to: routes)
+    let (turns, accounts) = (dependencies.turns, dependencies.accounts)
+    ServiceController(store: turns.store, personas: turns.personas, metrics: dependencies.metrics).addRoutes(to: routes)
+    ChatController(turns: turns, validate: validation, accounts: accounts).addRoutes(to: routes)
+    UIChatController(turns: turns, validate: validation).addRoutes(to: routes)
+    SessionsController(store: turns.store, validate: validation, accounts: accounts).addRoutes(to: routes)
+    AuthController(accounts: accounts, store: turns.store, tokens: dependencies.tokens, passwords: dependencies.passwords,
+                   validate: validation).addRoutes(to: routes)
+    KeysController(accounts: accounts, validate: validation).addRoutes(to: routes)
+    AgentsController(accounts: accounts, templates: turns.templates, tools: turns.tools, validate: validation).addRoutes(to: routes)
+    TenantController(accounts: accounts, passwords: dependencies.passwords, validate: validation).addRoutes(to: routes)
+    AdminController(accounts: accounts, validate: validation).addRoutes(to: routes)
 }
 
 /// The HTTP application on the configured host and port.
@@ -53,7 +62,7 @@ public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger,
 /// Runs Confab until SIGINT or SIGTERM. On a signal the running turns end first (their partial
 /// replies stored with reason `shutdown`), then the server stops, then the connections close.
 public func runConfab(settings: Settings, logger: Logger) async throws {
-    let dependencies = try ConfabDependencies.live(settings: settings, logger: logger)
+    let dependencies = try await ConfabDependencies.live(settings: settings, logger: logger)
     let app = buildApplication(dependencies, logger: logger)
     let drain = TurnDrainService(activeTurns: dependencies.turns.activeTurns,
                                  grace: .milliseconds(Int64(settings.shutdownGraceSeconds * 1000)), logger: logger)

@@ -8,6 +8,10 @@ import RedisClient
 public struct ConfabDependencies: Sendable {
     public var settings: Settings
     public var turns: TurnEnvironment
+    /// Accounts, tenants, keys, agents and rate meters.
+    public var accounts: any AccountStore
+    var tokens: AccessTokens
+    var passwords: Passwords
     /// What `GET /metrics` shows.
     public var metrics: PrometheusCollectorRegistry
     /// Closed when the application stops.
@@ -15,7 +19,7 @@ public struct ConfabDependencies: Sendable {
     var httpClients: [HTTPClient] = []
 
     /// The real thing: Redis at `REDIS_URL`, the model at `OPENAI_BASE_URL`.
-    public static func live(settings: Settings, logger: Logger) throws -> ConfabDependencies {
+    public static func live(settings: Settings, logger: Logger) async throws -> ConfabDependencies {
         let (metrics, factory) = makeMetrics()
         let redis = RedisClient(configuration: try RedisConfiguration(url: settings.redisURL, poolSize: settings.redisPoolSize,
                                                                            commandTimeoutSeconds: settings.redisCommandTimeout),
@@ -34,13 +38,18 @@ public struct ConfabDependencies: Sendable {
         let store = RedisConversationStore(redis: redis, cap: settings.historyCap, ttlSeconds: settings.historyTTLSeconds,
                                            debugTTLSeconds: settings.debugCaptureTTLSeconds)
         let personas = PersonaCatalog()
+        let accounts = RedisAccountStore(redis: redis)
         // fetch_url gets a client of its own that never follows a redirect off the allow-list.
         let fetchClient = settings.fetchURLAllow.isEmpty ? nil : HTTPClient(eventLoopGroupProvider: .singleton,
                                                                             configuration: .init(redirectConfiguration: .disallow))
-        let tools = ToolRegistry.builtIn(agents: personas, fetcher: fetchClient.map { URLFetcher(client: $0, allowedHosts: settings.fetchURLAllow) })
+        let tools = ToolRegistry.builtIn(agents: AccountAgentDirectory(templates: AgentTemplateCatalog(personas: personas), accounts: accounts),
+                                         fetcher: fetchClient.map { URLFetcher(client: $0, allowedHosts: settings.fetchURLAllow) })
         let turns = TurnEnvironment(store: store, model: model, personas: personas, tools: tools, settings: settings.turn,
                                     activeTurns: ActiveTurns(), metrics: TurnMetrics(factory: factory), logger: logger)
-        return ConfabDependencies(settings: settings, turns: turns, metrics: metrics, redis: redis, httpClients: [httpClient] + (fetchClient.map { [$0] } ?? []))
+        return ConfabDependencies(settings: settings, turns: turns, accounts: accounts,
+                                  tokens: await AccessTokens.make(settings: settings.identity, logger: logger),
+                                  passwords: Passwords(cost: settings.identity.bcryptCost), metrics: metrics, redis: redis,
+                                  httpClients: [httpClient] + (fetchClient.map { [$0] } ?? []))
     }
 
     /// Closes the connections to Redis and the model server.

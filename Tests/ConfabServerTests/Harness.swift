@@ -143,7 +143,7 @@ struct Harness: Sendable {
         settings.port = 0
         var logger = Logger(label: "second")
         logger.logLevel = .critical
-        let other = try ConfabDependencies.live(settings: settings, logger: logger)
+        let other = try await ConfabDependencies.live(settings: settings, logger: logger)
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = buildApplication(other, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
         do {
@@ -205,7 +205,7 @@ func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
         configure(&settings)
         var logger = Logger(label: "confab-test")
         logger.logLevel = .critical
-        let dependencies = try ConfabDependencies.live(settings: settings, logger: logger)
+        let dependencies = try await ConfabDependencies.live(settings: settings, logger: logger)
         let (ports, sink) = AsyncStream<Int>.makeStream()
         let app = buildApplication(dependencies, logger: logger) { sink.yield($0.localAddress?.port ?? 0) }
         // Tests run hundreds of streams at once; AsyncHTTPClient would queue all but 8.

@@ -54,6 +54,16 @@ public struct TurnStart: Sendable {
     public var maxSessions = Int.max
     /// A new session's persona when none is asked for.
     public var defaultPersona = ""
+    /// The caller's limits on streams at once (and the meters its tokens count in).
+    public var quota = TurnQuota()
+}
+
+/// The rate scopes a turn counts in: the user's, then the API key's when the request used one.
+/// Empty for anonymous callers (nothing is metered).
+public struct TurnQuota: Sendable, Equatable {
+    public var scopes: [RateScope]
+
+    public init(scopes: [RateScope] = []) { self.scopes = scopes }
 }
 
 /// What `upsertSession` did.
@@ -67,8 +77,13 @@ public enum SessionUpsert: Sendable, Equatable {
 public enum TurnStartResult: Sendable, Equatable {
     /// The window of earlier messages, newest first, and the session's persona (the one asked
     /// for, or the session's own when none was).
-    case started(window: [ChatMessage], persona: String?)
+    /// `agent` is the session's agent when its persona is one (`agt_…`) and the agent exists.
+    case started(window: [ChatMessage], persona: String?, agent: Agent?)
     case unknownSession
+    /// The agent asked for is not one of the user's.
+    case unknownAgent
+    /// The caller already has this many streams open (a limit of the user or the key).
+    case streamLimit(Int)
     /// The session would be new, and the user already has the most sessions allowed.
     case sessionLimit
     /// Another reply is streaming for this session.
@@ -83,4 +98,6 @@ public struct TurnFinish: Sendable {
     public var lockToken: String
     /// The exact upstream request and raw response, when debug capture is on.
     public var debugCapture: String?
+    /// Frees the turn's stream slots and counts its tokens in the caller's meters.
+    public var quota = TurnQuota()
 }

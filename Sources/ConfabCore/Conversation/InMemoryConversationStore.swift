@@ -13,6 +13,7 @@ public actor InMemoryConversationStore: ConversationStore {
     private var sessions: [String: [String: Session]] = [:]
     private var captures: [String: String] = [:]
     private var usageByUser: [String: Usage] = [:]
+    private var agents: [String: [String: Agent]] = [:]
 
     public init(cap: Int = 50) { self.cap = cap }
 
@@ -48,7 +49,14 @@ public actor InMemoryConversationStore: ConversationStore {
         return sessions.removeValue(forKey: user)?.count ?? 0
     }
 
+    /// Agents the turn logic can find, as the Redis store finds them in the user's agents hash.
+    public func putAgent(user: String, _ agent: Agent) {
+        agents[user, default: [:]][agent.id] = agent
+    }
+
+    /// Stream limits (`start.quota`) are not enforced here; the Redis store does.
     public func beginTurn(_ start: TurnStart) -> TurnStartResult {
+        if start.persona.hasPrefix(Agent.idPrefix), agents[start.user]?[start.persona] == nil { return .unknownAgent }
         if sessions[start.user]?[start.session] == nil, start.createIfMissing {
             guard sessions[start.user, default: [:]].count < start.maxSessions else { return .sessionLimit }
             sessions[start.user, default: [:]][start.session] = Session(info: SessionInfo(
@@ -64,7 +72,8 @@ public actor InMemoryConversationStore: ConversationStore {
         if session.info.title.isEmpty { session.info.title = SessionInfo.title(from: start.message.content) }
         if !start.persona.isEmpty { session.info.persona = start.persona }
         sessions[start.user]![start.session] = session
-        return .started(window: window, persona: session.info.persona.isEmpty ? nil : session.info.persona)
+        return .started(window: window, persona: session.info.persona.isEmpty ? nil : session.info.persona,
+                        agent: agents[start.user]?[session.info.persona])
     }
 
     public func finishTurn(_ finish: TurnFinish) {

@@ -1,22 +1,28 @@
 /// A role the model plays: its name, the system prompt that sets it up, and the tools (by
-/// name, from the `ToolRegistry`) its model is offered.
+/// name, from the `ToolRegistry`) its model is offered. A user's agent becomes one for its turns.
 public struct Persona: Codable, Sendable, Equatable {
     public var id: String
     public var name: String
     public var description: String
     public var systemPrompt: String
     public var tools: [String]
+    /// The model to ask for instead of the configured one (an agent's choice).
+    public var model: String?
+    public var temperature: Double?
 
-    public init(id: String, name: String, description: String, systemPrompt: String, tools: [String] = []) {
+    public init(id: String, name: String, description: String, systemPrompt: String, tools: [String] = [],
+                model: String? = nil, temperature: Double? = nil) {
         self.id = id
         self.name = name
         self.description = description
         self.systemPrompt = systemPrompt
         self.tools = tools
+        self.model = model
+        self.temperature = temperature
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, tools
+        case id, name, description, tools, model, temperature
         case systemPrompt = "system_prompt"
     }
 }

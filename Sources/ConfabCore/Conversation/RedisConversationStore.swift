@@ -97,17 +97,22 @@ public struct RedisConversationStore: ConversationStore {
         let reply = try await redis.eval(
             RedisScripts.beginTurn,
             keys: [keys.session(start.session), keys.messages(start.session), keys.sessions, keys.lock(start.session),
-                   keys.abandoned(start.session, token: start.lockToken)],
+                   keys.abandoned(start.session, token: start.lockToken), keys.agents] + Self.slots(start.quota, keys),
             arguments: [start.lockToken, start.lockMilliseconds, start.window, try Self.json(start.message), cap,
                         ttlSeconds, start.message.timestamp, start.session,
                         SessionInfo.title(from: start.message.content), start.persona,
-                        start.createIfMissing ? "1" : "0", start.maxSessions, start.defaultPersona])
+                        start.createIfMissing ? "1" : "0", start.maxSessions, start.defaultPersona]
+                + Self.slotLimits(start.quota) + [Int(start.message.timestamp * 1000)])
         let parts = reply.array ?? []
         switch parts.first?.string {
-        case "ok": return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])),
-                                   persona: parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil)
+        case "ok":
+            let agent = parts.count > 3 ? parts[3].string.flatMap { try? JSONDecoder().decode(Agent.self, from: Data($0.utf8)) } : nil
+            return .started(window: Self.messages(parts.count > 1 ? parts[1] : .array([])),
+                            persona: parts.count > 2 ? parts[2].string.flatMap { $0.isEmpty ? nil : $0 } : nil, agent: agent)
         case "busy": return .busy
         case "unknown": return .unknownSession
+        case "unknown_agent": return .unknownAgent
+        case "streams": return .streamLimit(parts.count > 1 ? parts[1].int ?? 0 : 0)
         case "limit": return .sessionLimit
         case "abandoned": throw RedisError.server("this turn was abandoned")
         default: throw RedisError.protocolError("unexpected reply to beginTurn: \(reply)")
@@ -120,17 +125,19 @@ public struct RedisConversationStore: ConversationStore {
         _ = try await redis.eval(
             RedisScripts.finishTurn,
             keys: [keys.session(finish.session), keys.messages(finish.session), keys.sessions,
-                   keys.lock(finish.session), keys.debug(finish.reply.id), keys.usage],
+                   keys.lock(finish.session), keys.debug(finish.reply.id), keys.usage]
+                + Self.slots(finish.quota, keys) + Self.tokenMeters(finish.quota, keys, now: finish.reply.timestamp),
             arguments: [finish.lockToken, try Self.json(finish.reply), cap, ttlSeconds, finish.reply.timestamp,
                         finish.session, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0,
-                        finish.debugCapture ?? "", debugTTLSeconds, finish.reply.id])
+                        finish.debugCapture ?? "", debugTTLSeconds, finish.reply.id,
+                        finish.quota.scopes.isEmpty ? 0 : usage?.totalTokens ?? 0])
     }
 
     public func abandonTurn(_ start: TurnStart) async throws {
         let keys = RedisKeys(user: start.user)
         _ = try await redis.eval(RedisScripts.abandonTurn,
                                  keys: [keys.session(start.session), keys.messages(start.session), keys.lock(start.session),
-                                        keys.abandoned(start.session, token: start.lockToken)],
+                                        keys.abandoned(start.session, token: start.lockToken)] + Self.slots(start.quota, keys),
                                  // Longer than any command can lie unread in a stalled Redis.
                                  arguments: [start.lockToken, start.message.id, 600_000])
     }
@@ -162,6 +169,25 @@ public struct RedisConversationStore: ConversationStore {
     }
 
     public func ping() async throws { try await redis.ping() }
+
+    // MARK: - Quota
+
+    /// The stream slots of the quota's two scopes (the user's twice when there is no key's).
+    static func slots(_ quota: TurnQuota, _ keys: RedisKeys) -> [String] {
+        let names = quota.scopes.map(\.name)
+        return [keys.streamSlots(names.first ?? "user"), keys.streamSlots(names.last ?? "user")]
+    }
+
+    static func slotLimits(_ quota: TurnQuota) -> [any RedisArgument] {
+        let limits = quota.scopes.map { $0.limits.concurrentStreams.map(String.init) ?? "" }
+        return [limits.first ?? "", limits.count > 1 ? limits[1] : ""]
+    }
+
+    static func tokenMeters(_ quota: TurnQuota, _ keys: RedisKeys, now: Double) -> [String] {
+        let names = quota.scopes.map(\.name)
+        let window = RedisKeys.window(now)
+        return [keys.tokenMeter(names.first ?? "user", window: window), keys.tokenMeter(names.last ?? "user", window: window)]
+    }
 
     // MARK: - Encoding
 

@@ -22,15 +22,34 @@ enum RedisScripts {
     /// (the AI SDK's chat id, made up by the client), ARGV[12]: the most sessions a user may
     /// have, ARGV[13]: a new session's persona when none is asked for. The lock is taken before
     /// a session is created, so a busy one is never re-created under its streaming turn.
+    ///
+    /// KEYS[6]: the user's agents; an agent asked for (`agt_…`) must be one of them, and the
+    /// session's agent is returned with the window. KEYS[7], KEYS[8]: the stream slots of the
+    /// user's and the key's scope, ARGV[14], ARGV[15] their limits ('' for none), ARGV[16] now in
+    /// ms: a turn over a limit is refused before anything is written; else it takes a slot in
+    /// each (its lock token, until the lock would expire).
     static let beginTurn = RedisScript("""
         if redis.call('EXISTS', KEYS[5]) == 1 then return {'abandoned'} end
+        if string.sub(ARGV[10], 1, 4) == 'agt_' and redis.call('HEXISTS', KEYS[6], ARGV[10]) == 0 then return {'unknown_agent'} end
         local exists = redis.call('EXISTS', KEYS[1]) == 1
         if not exists then
             if ARGV[11] ~= '1' then return {'unknown'} end
             redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[7]) - tonumber(ARGV[6]))
             if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[12]) then return {'limit'} end
         end
+        for i = 0, 1 do
+            if ARGV[14 + i] ~= '' then
+                redis.call('ZREMRANGEBYSCORE', KEYS[7 + i], '-inf', ARGV[16])
+                if redis.call('ZCARD', KEYS[7 + i]) >= tonumber(ARGV[14 + i]) then return {'streams', ARGV[14 + i]} end
+            end
+        end
         if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'busy'} end
+        for i = 0, 1 do
+            if ARGV[14 + i] ~= '' then
+                redis.call('ZADD', KEYS[7 + i], tonumber(ARGV[16]) + tonumber(ARGV[2]), ARGV[1])
+                redis.call('PEXPIRE', KEYS[7 + i], ARGV[2])
+            end
+        end
         if not exists then
             local persona = ARGV[10]
             if persona == '' then persona = ARGV[13] end
@@ -48,7 +67,9 @@ enum RedisScripts {
         redis.call('EXPIRE', KEYS[1], ARGV[6])
         redis.call('ZADD', KEYS[3], ARGV[7], ARGV[8])
         redis.call('EXPIRE', KEYS[3], ARGV[6])
-        return {'ok', window, persona}
+        local agent = ''
+        if string.sub(persona, 1, 4) == 'agt_' then agent = redis.call('HGET', KEYS[6], persona) or '' end
+        return {'ok', window, persona, agent}
         """)
 
     /// KEYS: session, messages, sessions, lock, debug, user usage.
@@ -57,10 +78,23 @@ enum RedisScripts {
     /// ARGV[11]: the reply's id.
     /// A session deleted while its reply streamed stays deleted: the reply is dropped. A store that
     /// ran although its caller timed out makes the caller's retry a no-op (`last_reply`).
+    ///
+    /// KEYS[7], KEYS[8]: the stream slots the turn holds (freed); KEYS[9], KEYS[10]: the token
+    /// meters of the user's and the key's scope, ARGV[12]: tokens to count in them (0 for none).
     static let finishTurn = RedisScript("""
         if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
-        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         if redis.call('HGET', KEYS[1], 'last_reply') == ARGV[11] then return 1 end
+        redis.call('ZREM', KEYS[7], ARGV[1])
+        redis.call('ZREM', KEYS[8], ARGV[1])
+        if tonumber(ARGV[12]) > 0 then
+            redis.call('INCRBY', KEYS[9], ARGV[12])
+            redis.call('EXPIRE', KEYS[9], 120)
+            if KEYS[10] ~= KEYS[9] then
+                redis.call('INCRBY', KEYS[10], ARGV[12])
+                redis.call('EXPIRE', KEYS[10], 120)
+            end
+        end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[2])
         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
         redis.call('EXPIRE', KEYS[2], ARGV[4])
@@ -81,8 +115,11 @@ enum RedisScripts {
     /// Undoes a `beginTurn` whose answer never came (its caller timed out, told the client
     /// nothing was written): if it ran, frees the lock it took and removes the user message; if it
     /// has not run yet, the marker makes it do nothing when it does. Either order ends the same.
+    /// KEYS[5], KEYS[6]: the stream slots the begin took.
     static let abandonTurn = RedisScript("""
         redis.call('SET', KEYS[4], '1', 'PX', ARGV[3])
+        redis.call('ZREM', KEYS[5], ARGV[1])
+        redis.call('ZREM', KEYS[6], ARGV[1])
         if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
         redis.call('DEL', KEYS[3])
         for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, 9)) do

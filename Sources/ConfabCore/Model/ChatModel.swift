@@ -6,12 +6,23 @@ public protocol ChatModel: Sendable {
     /// asked for assembled. Offers `tools` to the model when there are any. Throws `ModelError`
     /// when the model fails, and `CancellationError` when the calling task is cancelled (the
     /// upstream request is then closed). `capture`, when given, receives the exact request and
-    /// the raw response.
-    func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], capture: DebugCapture?,
+    /// the raw response. `choice` overrides the model and sets a temperature (an agent's).
+    func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], choice: ModelChoice, capture: DebugCapture?,
                      onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion
 
     /// The model's name, as stored with each reply.
     var name: String { get }
+}
+
+/// A persona's or agent's own model settings; nil leaves each to the configured model.
+public struct ModelChoice: Sendable, Equatable {
+    public var model: String?
+    public var temperature: Double?
+
+    public init(model: String? = nil, temperature: Double? = nil) {
+        self.model = model
+        self.temperature = temperature
+    }
 }
 
 /// A piece of the reply as it streams.

@@ -29,6 +29,7 @@ public struct OpenAIChatModel: ChatModel {
         var stream = true
         var stream_options = StreamOptions()
         var max_tokens: Int?
+        var temperature: Double?
         var tools: [ToolSpec]?
     }
 
@@ -41,9 +42,10 @@ public struct OpenAIChatModel: ChatModel {
         self.configuration = configuration
     }
 
-    public func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], capture: DebugCapture?,
+    public func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], choice: ModelChoice, capture: DebugCapture?,
                             onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
-        let body = try JSONEncoder().encode(RequestBody(model: configuration.model, messages: prompt, max_tokens: configuration.maxTokens,
+        let body = try JSONEncoder().encode(RequestBody(model: choice.model ?? configuration.model, messages: prompt,
+                                                        max_tokens: configuration.maxTokens, temperature: choice.temperature,
                                                         tools: tools.isEmpty ? nil : tools))
         capture?.request(Array(body))
         var request = HTTPClientRequest(url: configuration.baseURL.trimmingSuffix("/") + "/chat/completions")

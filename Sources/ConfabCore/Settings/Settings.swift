@@ -54,6 +54,7 @@ public struct Settings: Sendable {
     public var onDisconnect = DisconnectPolicy.cancel
     /// Run Swift tasks on SwiftNIO's event loops (set once, at start-up, by `confab serve`).
     public var eventLoopExecutor = false
+    public var identity = IdentitySettings()
 
     public init() {}
 
@@ -119,6 +120,7 @@ public struct Settings: Sendable {
             throw SettingsError(name: "CONFAB_ON_DISCONNECT", value: policy, expected: "cancel or continue")
         }
         s.onDisconnect = parsed
+        s.identity = try IdentitySettings.load(read)
         return s
     }
 

@@ -9,6 +9,8 @@ public final class TurnEnvironment: Sendable {
     public let store: any ConversationStore
     public let model: any ChatModel
     public let personas: PersonaCatalog
+    /// What users' agents are made from (the personas and more).
+    public let templates: AgentTemplateCatalog
     public let tools: ToolRegistry
     public let settings: TurnSettings
     public let activeTurns: ActiveTurns
@@ -20,6 +22,7 @@ public final class TurnEnvironment: Sendable {
         self.store = store
         self.model = model
         self.personas = personas
+        self.templates = AgentTemplateCatalog(personas: personas)
         self.tools = tools ?? .builtIn(agents: personas, fetcher: nil)
         self.settings = settings
         self.activeTurns = activeTurns
@@ -28,10 +31,25 @@ public final class TurnEnvironment: Sendable {
     }
 }
 
+extension TurnEnvironment {
+    /// The persona a turn plays: the user's agent when the session has one (as the store read
+    /// it, with its template; a template that is gone falls back to the default persona's),
+    /// else the named persona, else the default.
+    public func persona(_ id: String?, agent: Agent?) -> Persona {
+        if let agent {
+            return agent.persona(from: templates.template(agent.templateID) ?? templates.template(personas.defaultID)!)
+        }
+        return personas.persona(id) ?? personas.persona(nil)!
+    }
+}
+
 /// Why a turn was refused before anything streamed. Nothing was written.
 public enum TurnRefusal: Error, Sendable, Equatable {
     case unknownPersona(String)
+    case unknownAgent
     case unknownSession
+    /// The caller has the most streams open its limits allow.
+    case streamLimit(Int)
     case sessionLimit
     case busy
     case shuttingDown
@@ -54,6 +72,8 @@ public final class Turn: Sendable {
     /// The tools the persona's model is offered.
     let tools: [ToolSpec]
     let lockToken: String
+    /// The caller's meters: the turn's stream slots are freed and its tokens counted when it is stored.
+    let quota: TurnQuota
     let capture: DebugCapture?
     let environment: TurnEnvironment
     /// Ends a begun turn that is never run (the client left before the response head went out):
@@ -62,8 +82,8 @@ public final class Turn: Sendable {
     private let ran = Atomic<Bool>(false)
 
     private init(user: String, session: String, persona: Persona, userMessage: ChatMessage, replyID: String,
-                 prompt: [PromptMessage], tools: [ToolSpec], lockToken: String, capture: DebugCapture?, environment: TurnEnvironment,
-                 abandon: @escaping @Sendable () -> Void) {
+                 prompt: [PromptMessage], tools: [ToolSpec], lockToken: String, quota: TurnQuota, capture: DebugCapture?,
+                 environment: TurnEnvironment, abandon: @escaping @Sendable () -> Void) {
         self.user = user
         self.session = session
         self.persona = persona
@@ -72,6 +92,7 @@ public final class Turn: Sendable {
         self.prompt = prompt
         self.tools = tools
         self.lockToken = lockToken
+        self.quota = quota
         self.capture = capture
         self.environment = environment
         self.abandon = abandon
@@ -85,12 +106,14 @@ public final class Turn: Sendable {
     /// user message, atomically.
     /// With `createSession`, a session that does not exist yet is made (within `maxSessions`):
     /// the AI SDK's chat id is made up by the client.
+    /// `personaID` may name one of the user's agents (`agt_…`): the store checks it is theirs.
+    /// `quota` holds the caller's stream limits, checked in the same round trip.
     public static func begin(user: String, session: String, personaID: String?, message: String,
-                             createSession: Bool = false, maxSessions: Int = .max,
+                             createSession: Bool = false, maxSessions: Int = .max, quota: TurnQuota = TurnQuota(),
                              in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
         // No persona asked for: the session's own (learnt in the same round trip), else the default.
         let asked = personaID.flatMap { $0.isEmpty ? nil : $0 }
-        if let asked, environment.personas.persona(asked) == nil { throw .unknownPersona(asked) }
+        if let asked, !asked.hasPrefix(Agent.idPrefix), environment.personas.persona(asked) == nil { throw .unknownPersona(asked) }
         guard !environment.activeTurns.isShuttingDown else { throw .shuttingDown }
         let userMessage = ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: asked)
         let lockToken = UUID().uuidString
@@ -98,7 +121,7 @@ public final class Turn: Sendable {
                               window: environment.settings.prompt.window, lockToken: lockToken,
                               lockMilliseconds: environment.settings.lockMilliseconds,
                               createIfMissing: createSession, maxSessions: maxSessions,
-                              defaultPersona: environment.personas.defaultID)
+                              defaultPersona: environment.personas.defaultID, quota: quota)
         let result: TurnStartResult
         do {
             result = try await environment.store.beginTurn(start)
@@ -109,18 +132,20 @@ public final class Turn: Sendable {
         case .unknownSession: throw .unknownSession
         case .sessionLimit: throw .sessionLimit
         case .busy: throw .busy
-        case .started(let window, let sessionPersona):
-            let persona = environment.personas.persona(asked ?? sessionPersona) ?? environment.personas.persona(nil)!
+        case .unknownAgent: throw .unknownAgent
+        case .streamLimit(let limit): throw .streamLimit(limit)
+        case .started(let window, let sessionPersona, let agent):
+            let persona = environment.persona(asked ?? sessionPersona, agent: agent)
             let prompt = environment.settings.prompt.prompt(persona: persona, history: window, message: message)
             let replyID = UUID().uuidString.lowercased()
             // If `run` never happens, an empty partial reply is stored and the session's lock freed.
             var abandoned = reply(id: replyID, text: "", persona: persona, in: environment)
             abandoned.status = .partial
             abandoned.reason = "client_disconnected"
-            let finish = TurnFinish(user: user, session: session, reply: abandoned, lockToken: lockToken, debugCapture: nil)
+            let finish = TurnFinish(user: user, session: session, reply: abandoned, lockToken: lockToken, debugCapture: nil, quota: quota)
             let (store, metrics) = (environment.store, environment.metrics)
             return Turn(user: user, session: session, persona: persona, userMessage: userMessage, replyID: replyID,
-                        prompt: prompt, tools: environment.tools.specs(for: persona), lockToken: lockToken,
+                        prompt: prompt, tools: environment.tools.specs(for: persona), lockToken: lockToken, quota: quota,
                         capture: environment.settings.debugCapture ? DebugCapture() : nil, environment: environment,
                         abandon: {
                             metrics.ended(.partial)
@@ -268,12 +293,12 @@ public final class Turn: Sendable {
                              forward: (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
         let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
         stopper.attach(sink)
-        let (capture, model) = (capture, environment.model)
+        let (capture, model, choice) = (capture, environment.model, ModelChoice(model: persona.model, temperature: persona.temperature))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             defer { group.cancelAll() }
             group.addTask {
                 do {
-                    let completion = try await model.streamReply(to: prompt, tools: tools, capture: capture) { delta in
+                    let completion = try await model.streamReply(to: prompt, tools: tools, choice: choice, capture: capture) { delta in
                         deadlines.tick()
                         sink.yield(.delta(delta))
                     }
@@ -318,11 +343,12 @@ public final class Turn: Sendable {
             failure = ErrorInfo(message: "the service is shutting down; the partial reply was saved",
                                 type: "service_unavailable", code: "shutdown")
         }
-        let finish = TurnFinish(user: user, session: session, reply: reply, lockToken: lockToken, debugCapture: capture?.json())
+        let finish = TurnFinish(user: user, session: session, reply: reply, lockToken: lockToken, debugCapture: capture?.json(),
+                                quota: quota)
         if let storeError = await store(finish) {
             failure = failure ?? ErrorInfo(message: "the reply could not be saved: \(storeError)", type: "storage_error", code: "store_unavailable")
         }
-        TurnReport(session: session, persona: persona.id, model: environment.model.name, reply: reply,
+        TurnReport(session: session, persona: persona.id, model: reply.model ?? environment.model.name, reply: reply,
                    firstToken: draft.firstToken, duration: ContinuousClock.now - started, pieces: draft.pieces)
             .record(environment.metrics, logger: environment.logger)
         if case .clientLeft = outcome { return reply }
@@ -336,7 +362,7 @@ public final class Turn: Sendable {
 
     private static func reply(id: String, text: String, persona: Persona, in environment: TurnEnvironment) -> ChatMessage {
         ChatMessage(id: id, role: .assistant, content: text, timestamp: Date().timeIntervalSince1970,
-                    persona: persona.id, model: environment.model.name)
+                    persona: persona.id, model: persona.model ?? environment.model.name)
     }
 
     /// Stores in a task of its own, so a cancelled request (the client left) still saves its

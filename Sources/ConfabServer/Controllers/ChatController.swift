@@ -4,9 +4,11 @@ import HTTPTypes
 import Hummingbird
 
 /// Starting chats, streaming replies, reading and clearing history.
-struct ChatController<Context: RequestContext>: Sendable {
+struct ChatController: Sendable {
+    typealias Context = ConfabRequestContext
     let turns: TurnEnvironment
     let validate: Validation
+    let accounts: any AccountStore
 
     var store: any ConversationStore { turns.store }
 
@@ -19,51 +21,64 @@ struct ChatController<Context: RequestContext>: Sendable {
         router.get("/chat/debug/{message_id}", use: debugCapture)
     }
 
-    /// `POST /chat/start` — user_id (and optionally role) in the query or a JSON body.
+    /// `POST /chat/start` — user_id (and optionally role or agent_id) in the query or a JSON body.
     @Sendable func start(_ request: Request, context: Context) async throws -> Response {
         var request = request
-        let fields = try await validate.jsonFields(&request, ["user_id", "role"])
-        let user = try validate.oneOf(body: fields["user_id"], query: request.query("user_id"), validate.userID)
-        let persona = try validate.oneOf(body: fields["role"], query: request.query("role"), validate.persona)
+        let fields = try await validate.jsonFields(&request, ["user_id", "role", "agent_id"])
+        let given = try validate.oneOf(body: fields["user_id"], query: request.query("user_id")) { $0 }
+        let owner = try validate.owner(context, given: given)
+        let role = try validate.oneOf(body: fields["role"], query: request.query("role")) { $0 }
+        let agentID = try validate.oneOf(body: fields["agent_id"], query: request.query("agent_id")) { $0 }
+        let chosen = try validate.chatPersona(role: role, agentID: agentID, owner: owner)
+        let persona = try await resolve(chosen, owner: owner)
         let limit = validate.settings.maxSessionsPerUser
         let created = try await storage {
-            try await store.createSession(user: user, persona: persona.id, now: Date().timeIntervalSince1970, maxSessions: limit)
+            try await store.createSession(user: owner.storeID, persona: persona.id, now: Date().timeIntervalSince1970, maxSessions: limit)
         }
         guard let session = created else {
             throw APIError(.conflict, code: "session_limit_reached",
                            "this user already has \(limit) sessions; delete some (DELETE /chat/sessions/{id}) first")
         }
-        return try JSONBody.response(StartReply(sessionID: session.id, userID: user, welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
+        return try JSONBody.response(StartReply(sessionID: session.id, userID: owner.shownID,
+                                                welcomeMessage: "Hello! I'm \(persona.name). How can I help?",
                                                 persona: persona.id, session: session))
+    }
+
+    /// The persona or the owner's agent a new session plays (404 for an agent that is not theirs).
+    private func resolve(_ id: String?, owner: Owner) async throws -> Persona {
+        guard let id, id.hasPrefix(Agent.idPrefix) else { return try validate.persona(id) }
+        guard let agent = try await storage({ try await accounts.agent(user: owner.storeID, id: id) }) else { throw APIError.agentNotFound }
+        return turns.persona(id, agent: agent)
     }
 
     /// `GET /chat/stream?user_id=&session_id=&message=&role=` for EventSource.
     @Sendable func streamFromQuery(_ request: Request, context: Context) async throws -> Response {
-        try await stream(request, fields: { request.query($0) })
+        try await stream(request, context: context, fields: { request.query($0) })
     }
 
     /// `POST /chat/stream` with the same fields as JSON, for messages too long for a URL.
     @Sendable func streamFromBody(_ request: Request, context: Context) async throws -> Response {
         var request = request
-        let fields = try await validate.jsonFields(&request, ["user_id", "session_id", "message", "role", "format"])
-        return try await stream(request, fields: { fields[$0] })
+        let fields = try await validate.jsonFields(&request, ["user_id", "session_id", "message", "role", "agent_id", "format"])
+        return try await stream(request, context: context, fields: { fields[$0] })
     }
 
     /// `format=ai-sdk` (or the header `X-Confab-Stream: ai-sdk`) streams the AI SDK's UI
     /// message stream instead of Confab's own.
-    private func stream(_ request: Request, fields: (String) -> String?) async throws -> Response {
-        let user = try validate.userID(fields("user_id"))
+    private func stream(_ request: Request, context: Context, fields: (String) -> String?) async throws -> Response {
+        let owner = try validate.owner(context, given: fields("user_id"))
         let session = try validate.sessionID(fields("session_id"))
         let message = try validate.message(fields("message"))
-        // No role: the session's persona.
-        let persona = try fields("role").flatMap { $0.isEmpty ? nil : try validate.persona($0).id }
+        // Neither role nor agent: the session's own.
+        let persona = try validate.chatPersona(role: fields("role"), agentID: fields("agent_id"), owner: owner)
         let requested = fields("format") ?? request.headers[HTTPField.Name("X-Confab-Stream")!]
         guard let format = StreamFormat(requested: requested) else {
             throw APIError(.badRequest, code: "unknown_format", "format must be confab or ai-sdk")
         }
         let turn: Turn
         do {
-            turn = try await Turn.begin(user: user, session: session, personaID: persona, message: message, in: turns)
+            turn = try await Turn.begin(user: owner.storeID, session: session, personaID: persona, message: message,
+                                        quota: owner.quota, in: turns)
         } catch {
             throw APIError(refusal: error)
         }
@@ -76,9 +91,9 @@ struct ChatController<Context: RequestContext>: Sendable {
 
     /// `GET /chat/history?user_id=&session_id=` — oldest first.
     @Sendable func history(_ request: Request, context: Context) async throws -> Response {
-        let user = try validate.userID(request.query("user_id"))
+        let owner = try validate.owner(context, given: request.query("user_id"))
         let session = try validate.sessionID(request.query("session_id"))
-        let messages = try await storage { try await store.history(user: user, session: session) }
+        let messages = try await storage { try await store.history(user: owner.storeID, session: session) }
         guard let messages else { throw APIError.sessionNotFound }
         return try JSONBody.response(HistoryReply(sessionID: session, messages: messages, total: messages.count))
     }
@@ -92,11 +107,11 @@ struct ChatController<Context: RequestContext>: Sendable {
 
     /// `GET /chat/debug/{message_id}?user_id=` — the raw upstream exchange, when capture is on.
     @Sendable func debugCapture(_ request: Request, context: Context) async throws -> Response {
-        let user = try validate.userID(request.query("user_id"))
+        let owner = try validate.owner(context, given: request.query("user_id"))
         guard let id = context.parameters.get("message_id"), UUID(uuidString: id) != nil else {
             throw APIError(.badRequest, code: "invalid_message_id", "message_id must be a UUID")
         }
-        let capture = try await storage { try await store.debugCapture(user: user, messageID: id.lowercased()) }
+        let capture = try await storage { try await store.debugCapture(user: owner.storeID, messageID: id.lowercased()) }
         guard let capture else {
             throw APIError(.notFound, code: "capture_not_found", "no debug capture for this message (is CONFAB_DEBUG_CAPTURE on?)")
         }
@@ -135,6 +150,8 @@ extension APIError {
     init(refusal: TurnRefusal) {
         switch refusal {
         case .unknownPersona(let id): self.init(.badRequest, code: "unknown_persona", "unknown role '\(id)'")
+        case .unknownAgent: self = .agentNotFound
+        case .streamLimit(let limit): self = .rateLimited(RateLimitState(kind: .streams, limit: limit, remaining: 0, resetSeconds: 1))
         case .unknownSession: self = .sessionNotFound
         case .sessionLimit: self.init(.conflict, code: "session_limit_reached", "this user has the most sessions allowed; delete some first")
         case .busy: self.init(.conflict, code: "session_busy", "a reply is already streaming for this session")

@@ -5,7 +5,8 @@ import Hummingbird
 /// The Vercel AI SDK's `useChat` front door: `POST /api/chat` takes the body useChat sends by
 /// default and answers with the UI message stream; `GET /api/chat/{id}/stream` is where
 /// useChat asks to resume (nothing to resume yet: 204).
-struct UIChatController<Context: RequestContext>: Sendable {
+struct UIChatController: Sendable {
+    typealias Context = ConfabRequestContext
     let turns: TurnEnvironment
     let validate: Validation
 
@@ -21,7 +22,7 @@ struct UIChatController<Context: RequestContext>: Sendable {
         var request = request
         // useChat sends the whole chat each time: a larger limit than other bodies, still bounded.
         let body = try await validate.decode(UIChatRequest.self, from: &request, maxBytes: validate.settings.maxChatBodyBytes)
-        let user = try validate.oneOf(body: body.userID, query: request.query("user_id"), validate.userID)
+        let owner = try validate.owner(context, given: try validate.oneOf(body: body.userID, query: request.query("user_id")) { $0 })
         let session = try validate.sessionID(body.id, field: "id")
         guard let last = body.messages.last else {
             throw APIError(.badRequest, code: "invalid_messages", "messages must hold at least the new user message")
@@ -35,11 +36,11 @@ struct UIChatController<Context: RequestContext>: Sendable {
                            "only trigger \"submit-message\" is supported; regenerating a reply is not yet")
         }
         // None named: the session's own persona (a new session gets the default).
-        let persona = try body.persona.map { try validate.persona($0).id }
+        let persona = try validate.chatPersona(role: body.persona, agentID: body.agentID, owner: owner)
         let turn: Turn
         do {
-            turn = try await Turn.begin(user: user, session: session, personaID: persona, message: message, createSession: true,
-                                        maxSessions: validate.settings.maxSessionsPerUser, in: turns)
+            turn = try await Turn.begin(user: owner.storeID, session: session, personaID: persona, message: message, createSession: true,
+                                        maxSessions: validate.settings.maxSessionsPerUser, quota: owner.quota, in: turns)
         } catch {
             throw APIError(refusal: error)
         }
@@ -62,10 +63,13 @@ struct UIChatRequest: Decodable {
     var messageId: String?
     /// Added by useChat's `body` option: which persona answers.
     var persona: String?
+    /// Or which of the user's agents.
+    var agentID: String?
     var userID: String?
 
     enum CodingKeys: String, CodingKey {
         case id, messages, trigger, messageId, persona
+        case agentID = "agent_id"
         case userID = "user_id"
     }
 }

@@ -23,10 +23,13 @@ public struct APIError: HTTPResponseError, Sendable {
 
     static func type(for status: HTTPResponse.Status) -> String {
         switch status.code {
+        case 401: "authentication_error"
+        case 403: "permission_error"
         case 404: "not_found"
         case 405: "method_not_allowed"
         case 409: "conflict"
         case 413: "payload_too_large"
+        case 429: "rate_limit_error"
         case 400..<500: "invalid_request_error"
         case 503: "service_unavailable"
         default: "server_error"

@@ -22,6 +22,7 @@ final class RouteTable<Context: RequestContext> {
     func post(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.post, path, use: handler) }
     func put(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.put, path, use: handler) }
     func delete(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.delete, path, use: handler) }
+    func patch(_ path: String, use handler: @escaping @Sendable (Request, Context) async throws -> Response) { on(.patch, path, use: handler) }
 }
 
 /// The routes' paths (`/chat/history/{session_id}`) with their methods.

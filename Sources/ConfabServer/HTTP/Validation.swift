@@ -105,13 +105,13 @@ final class Validation: Sendable {
         return fromBody
     }
 
-    /// Runs a store call on the session named in the path (`{session_id}`) for the user in the
-    /// query; the call returns false for a session the user does not have, which answers 404.
-    func onPathSession(_ request: Request, _ context: some RequestContext, done message: String,
+    /// Runs a store call on the session named in the path (`{session_id}`) for the request's
+    /// owner (see `owner`); the call returns false for a session the user does not have, which answers 404.
+    func onPathSession(_ request: Request, _ context: ConfabRequestContext, done message: String,
                        _ call: (_ user: String, _ session: String) async throws -> Bool) async throws -> Response {
-        let user = try userID(request.query("user_id"))
+        let owner = try owner(context, given: request.query("user_id"))
         let session = try sessionID(context.parameters.get("session_id"))
-        guard try await storage({ try await call(user, session) }) else { throw APIError.sessionNotFound }
+        guard try await storage({ try await call(owner.storeID, session) }) else { throw APIError.sessionNotFound }
         return try JSONBody.response(["session_id": session, "message": message])
     }
 

@@ -1,0 +1,117 @@
+import ConfabCore
+import Crypto
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdAuth
+
+/// Finds out who is asking: `Authorization: Bearer` with an API key, an access token or the
+/// admin token, or for `GET` (EventSource cannot set headers) a single-use `?ticket=`.
+/// Credentials that are given but wrong are a 401 in every mode: they never fall back to
+/// anonymous. A known user costs one Redis round trip, which also counts the request against
+/// the rate limits; the answer carries the `x-ratelimit-*` headers OpenAI clients read.
+struct BearerAuthenticator: AuthenticatorMiddleware {
+    typealias Context = ConfabRequestContext
+    let accounts: any AccountStore
+    let tokens: AccessTokens
+    let settings: IdentitySettings
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let caller = try await authenticate(request: request, context: context) else { return try await next(request, context) }
+        var context = context
+        context.identity = caller
+        var response = try await next(request, context)
+        if case .user(let user) = caller {
+            for state in [user.requests, user.tokens].compactMap({ $0 }) { response.headers.append(contentsOf: state.headers) }
+        }
+        return response
+    }
+
+    func authenticate(request: Request, context: Context) async throws -> Caller? {
+        let header = request.headers[values: .authorization]
+        if header.isEmpty {
+            guard request.method == .get, let ticket = request.uri.queryParameters["ticket"] else { return nil }
+            let owner = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
+            guard let owner else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }
+            return try await signIn(owner, key: nil)
+        }
+        guard header.count == 1, let token = Self.bearer(header[0]) else {
+            throw APIError.unauthorized("send credentials as 'Authorization: Bearer <API key or access token>'")
+        }
+        if let admin = settings.adminToken, Self.constantTimeEqual(token, admin) { return .admin }
+        if token.hasPrefix("cfk_") {
+            guard let key = APIKeySecret(parsing: token) else { throw APIError.unauthorized("the API key is not valid") }
+            return try await signIn(key.userID, key: key)
+        }
+        guard let user = await tokens.userID(from: token) else {
+            throw APIError.unauthorized("the access token is not valid (malformed, expired, or not signed by this service)")
+        }
+        return try await signIn(user, key: nil)
+    }
+
+    private func signIn(_ userID: String, key: APIKeySecret?) async throws -> Caller {
+        let check = AuthCheck(user: userID, key: key.map { ($0.keyID, $0.hash) }, userLimits: settings.userLimits,
+                              now: Date().timeIntervalSince1970)
+        switch try await storage({ try await accounts.authenticate(check) }) {
+        case .unknown:
+            throw APIError.unauthorized(key == nil ? "the user of this token no longer exists" : "the API key is not valid or was revoked")
+        case .limited(let state):
+            throw APIError.rateLimited(state)
+        case .allowed(let account, let record, let requests, let tokens):
+            var scopes = [RateScope(name: "user", limits: settings.userLimits)]
+            if let record, !record.limits.isEmpty { scopes.append(RateScope(name: "key:\(record.id)", limits: record.limits)) }
+            return .user(SignedInUser(account: account, key: record, quota: TurnQuota(scopes: scopes), requests: requests, tokens: tokens))
+        }
+    }
+
+    /// The token of `Bearer <token>`, when it has only the characters RFC 6750 allows.
+    static func bearer(_ value: String) -> String? {
+        let parts = value.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", parts[1].utf8.count <= 4096 else { return nil }
+        let token = parts[1]
+        guard token.utf8.allSatisfy({ Validation.isASCIIAlphanumeric($0) || Array("-._~+/=".utf8).contains($0) }) else { return nil }
+        return String(token)
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (SHA256.hash(data: Array(a.utf8)), SHA256.hash(data: Array(b.utf8)))
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+extension RateLimitState {
+    /// `x-ratelimit-limit-requests`, `-remaining-requests`, `-reset-requests` (or `-tokens`).
+    var headers: HTTPFields {
+        let kind = self.kind == .streams ? "requests" : self.kind.rawValue
+        var fields = HTTPFields()
+        fields.append(HTTPField(name: HTTPField.Name("x-ratelimit-limit-\(kind)")!, value: String(limit)))
+        fields.append(HTTPField(name: HTTPField.Name("x-ratelimit-remaining-\(kind)")!, value: String(remaining)))
+        fields.append(HTTPField(name: HTTPField.Name("x-ratelimit-reset-\(kind)")!, value: "\(resetSeconds)s"))
+        return fields
+    }
+}
+
+extension APIError {
+    static func unauthorized(_ message: String) -> APIError {
+        APIError(.unauthorized, code: "invalid_credentials", message,
+                 headers: [.wwwAuthenticate: "Bearer realm=\"confab\", error=\"invalid_token\""])
+    }
+
+    /// 401 for a route that needs credentials and got none.
+    static var credentialsRequired: APIError {
+        APIError(.unauthorized, code: "credentials_required",
+                 "this route needs 'Authorization: Bearer <API key or access token>' (register or log in at /api/v1/auth)",
+                 headers: [.wwwAuthenticate: "Bearer realm=\"confab\""])
+    }
+
+    static func rateLimited(_ state: RateLimitState) -> APIError {
+        var headers = state.headers
+        headers[.retryAfter] = String(max(1, state.resetSeconds))
+        let what = switch state.kind {
+        case .requests: "requests per minute"
+        case .tokens: "tokens per minute"
+        case .streams: "streams at once"
+        }
+        return APIError(.tooManyRequests, code: "rate_limit_exceeded", "rate limit reached: at most \(state.limit) \(what)", headers: headers)
+    }
+}

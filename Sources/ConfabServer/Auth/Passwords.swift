@@ -1,0 +1,41 @@
+import HummingbirdBcrypt
+import NIOPosix
+
+/// bcrypt on NIO's thread pool, never on an event loop (a hash takes ~100 ms at cost 11).
+struct Passwords: Sendable {
+    let cost: Int
+    /// Checked against when the username is unknown, so that answers as slowly as a wrong password.
+    private let decoy: String
+
+    init(cost: Int) {
+        self.cost = cost
+        decoy = Bcrypt.hash("decoy password that never matches", cost: UInt8(cost))
+    }
+
+    func hash(_ password: String) async throws -> String {
+        let cost = UInt8(cost)
+        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    /// Whether the password matches; with no hash (an unknown user) it checks the decoy and fails.
+    func verify(_ password: String, hash: String?) async throws -> Bool {
+        let target = hash ?? decoy
+        let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: target) }
+        return matches && hash != nil
+    }
+
+    /// Why a password is refused, or nil. bcrypt reads at most 72 bytes, so longer ones are
+    /// refused rather than silently cut.
+    static func weakness(_ password: String) -> String? {
+        let bytes = password.utf8.count
+        guard password.count >= 8 else { return "password must be at least 8 characters" }
+        guard bytes <= 72 else { return "password must be at most 72 bytes (bcrypt reads no more)" }
+        guard !password.contains("\u{0}") else { return "password must not contain NUL" }
+        let kinds = [password.contains(where: \.isLetter), password.contains(where: \.isNumber),
+                     password.contains { !$0.isLetter && !$0.isNumber }].filter { $0 }.count
+        guard kinds >= 2, Set(password).count >= 4 else {
+            return "password is too weak: use at least two of letters, digits and symbols, and several different characters"
+        }
+        return nil
+    }
+}
