@@ -51,7 +51,7 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
     assert streamed, "the stateful phase never streamed a turn in a session it created (links in /openapi.json?)"
     keys = redis_cli(redis_url, "--scan")
     for key in keys:
-        match = re.fullmatch(r"confab:\{u:[A-Za-z0-9_.@-]+\}:(sessions|usage|session:([0-9a-f-]{36}|[A-Za-z0-9]{16,64})(:messages)?)", key)
+        match = re.fullmatch(r"confab:\{u:anon:[A-Za-z0-9_.@-]+\}:(sessions|usage|session:([0-9a-f-]{36}|[A-Za-z0-9]{16,64})(:messages)?)", key)
         assert match, f"unexpected key {key!r}"
         if match.group(2):
             assert match.group(2) in created, f"{key} belongs to no session that was created"

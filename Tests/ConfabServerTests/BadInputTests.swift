@@ -62,7 +62,7 @@ import TestSupport
         try await withConfab { h in
             let session = try await h.startSession("tess")
             let before = try await h.keys()
-            let ttlBefore = try await h.redis.send(.init("PTTL", "confab:{u:tess}:sessions")).int ?? 0
+            let ttlBefore = try await h.redis.send(.init("PTTL", "confab:{u:anon:tess}:sessions")).int ?? 0
             #expect(Self.cases.count >= 20)
             for c in Self.cases {
                 let path = c.path.replacingOccurrences(of: "=S", with: "=\(session)").replacingOccurrences(of: "/S", with: "/\(session)")
@@ -76,7 +76,7 @@ import TestSupport
             }
             #expect(try await h.keys() == before, "no key was written")
             #expect(try await h.get("/chat/history?user_id=tess&session_id=\(session)").json["total"] as? Int == 0)
-            let ttlAfter = try await h.redis.send(.init("PTTL", "confab:{u:tess}:sessions")).int ?? 0
+            let ttlAfter = try await h.redis.send(.init("PTTL", "confab:{u:anon:tess}:sessions")).int ?? 0
             #expect(ttlAfter <= ttlBefore, "not even a TTL was refreshed")
             #expect(h.upstream.stats.total == 0, "the model was never called")
         }

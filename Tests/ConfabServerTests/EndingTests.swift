@@ -104,7 +104,7 @@ import TestSupport
             #expect((seen.last["error"] as? [String: Any])?["code"] as? String == "shutdown")
             #expect(seen.data.last == "[DONE]")
             // The API refuses everything while shutting down: read the store itself.
-            let reply = try await h.dependencies.turns.store.history(user: "sue", session: session)?.last
+            let reply = try await h.dependencies.turns.store.history(user: "anon:sue", session: session)?.last
             #expect(reply?.status == .partial)
             #expect(reply?.reason == "shutdown")
             #expect(reply?.content == seen.text)
@@ -136,7 +136,7 @@ import TestSupport
             #expect(capture.status == 200)
             #expect((capture.json["request"] as? String)?.contains("capture me") == true)
             #expect((capture.json["response"] as? String)?.contains("data: [DONE]") == true)
-            let ttl = try await h.redis.send(.init("TTL", "confab:{u:dev}:debug:\(id)")).int ?? 0
+            let ttl = try await h.redis.send(.init("TTL", "confab:{u:anon:dev}:debug:\(id)")).int ?? 0
             #expect(ttl > 0 && ttl <= 3600)
             #expect(try await h.get("/chat/debug/\(id)?user_id=other").status == 404)
         }

@@ -165,7 +165,7 @@ import TestSupport
                 if refusedLeft != 0 { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(refusedLeft == 0, "no refused turn leaves its message behind")
-            #expect(try await h.keys("*{u:stall}*lock*").isEmpty, "nor a lock")
+            #expect(try await h.keys("*{u:anon:stall}*lock*").isEmpty, "nor a lock")
 
             var complete = 0
             for (user, session, seen) in try await load.value {

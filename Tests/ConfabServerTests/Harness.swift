@@ -131,7 +131,7 @@ struct Harness: Sendable {
     /// Waits until a reply streams for the session (its lock is taken), up to 10 s.
     func waitUntilStreaming(_ user: String, _ session: String) async throws {
         for _ in 0..<1000 {
-            if try await redis.send(RedisCommand("EXISTS", "confab:{u:\(user)}:session:\(session):lock")).int == 1 { return }
+            if try await redis.send(RedisCommand("EXISTS", "confab:{u:anon:\(user)}:session:\(session):lock")).int == 1 { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("no reply started streaming for \(session)")
@@ -202,6 +202,7 @@ func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
         settings.staticDir = Harness.packageRoot.appendingPathComponent("static").path
         // Debug builds on a loaded 2-core machine: only the tests of the Redis deadline shorten it.
         settings.redisCommandTimeout = 20
+        settings.identity.bcryptCost = 4
         configure(&settings)
         var logger = Logger(label: "confab-test")
         logger.logLevel = .critical

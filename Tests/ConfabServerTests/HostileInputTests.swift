@@ -46,7 +46,7 @@ import TestSupport
                 let reply = try await h.request(.GET, "/chat/history?user_id=\(user)&session_id=\(session)")
                 #expect(reply.status == 400, "\(user)")
             }
-            #expect(try await h.keys().allSatisfy { $0.hasPrefix("confab:{u:inj}:") }, "only the real user's keys exist")
+            #expect(try await h.keys().allSatisfy { $0.hasPrefix("confab:{u:anon:inj}:") }, "only the real user's keys exist")
         }
     }
 
@@ -77,7 +77,7 @@ import TestSupport
             #expect(statuses.count { $0 == 409 } == 10_000 - limit)
             let listed = try await h.get("/chat/sessions?user_id=many")
             #expect((listed.json["sessions"] as? [[String: Any]])?.count == h.dependencies.settings.sessionListLimit)
-            #expect(try await h.redis.send(RedisCommand("ZCARD", "confab:{u:many}:sessions")).int == limit)
+            #expect(try await h.redis.send(RedisCommand("ZCARD", "confab:{u:anon:many}:sessions")).int == limit)
         }
     }
 }

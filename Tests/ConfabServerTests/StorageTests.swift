@@ -10,8 +10,8 @@ import TestSupport
             let session = try await h.startSession("kim")
             _ = try await h.stream(h.streamPath(user: "kim", session: session, message: "hi"))
             let keys = try await h.keys()
-            #expect(keys == ["confab:{u:kim}:session:\(session)", "confab:{u:kim}:session:\(session):messages", "confab:{u:kim}:sessions",
-                             "confab:{u:kim}:usage"])
+            #expect(keys == ["confab:{u:anon:kim}:session:\(session)", "confab:{u:anon:kim}:session:\(session):messages", "confab:{u:anon:kim}:sessions",
+                             "confab:{u:anon:kim}:usage"])
             for key in keys {
                 let ttl = try await h.redis.send(RedisCommand("TTL", key)).int ?? -1
                 #expect(ttl > 7 * 24 * 3600 - 60 && ttl <= 7 * 24 * 3600, "\(key) TTL \(ttl)")

@@ -27,9 +27,9 @@ public protocol AccountStore: Sendable {
     func agent(user: String, id: String) async throws -> Agent?
     func deleteAgent(user: String, id: String) async throws -> Bool
 
-    /// Counts a login attempt against the username and the client's address; the counts in
-    /// this minute, this one included.
-    func countLoginAttempt(username: String, address: String) async throws -> (perUsername: Int, perAddress: Int)
+    /// Counts a login attempt against the username (if given: a registration has none yet) and
+    /// the client's address; the counts in this minute, this one included.
+    func countLoginAttempt(username: String?, address: String) async throws -> (perUsername: Int, perAddress: Int)
     /// A successful login frees the username's meter (the address's stays).
     func clearLoginAttempts(username: String) async throws
 

@@ -119,12 +119,12 @@ public struct RedisAccountStore: AccountStore {
         try await redis.send(RedisCommand("HDEL", RedisKeys(user: user).agents, id)).check().int == 1
     }
 
-    public func countLoginAttempt(username: String, address: String) async throws -> (perUsername: Int, perAddress: Int) {
+    public func countLoginAttempt(username: String?, address: String) async throws -> (perUsername: Int, perAddress: Int) {
         let window = RedisKeys.window(Date().timeIntervalSince1970)
-        let (byName, byAddress) = (IdentityKeys.loginByName(username, window: window), IdentityKeys.loginByAddress(address, window: window))
-        let replies = try await redis.pipeline([RedisCommand("INCR", byName), RedisCommand("EXPIRE", byName, Self.meterTTL),
-                                                RedisCommand("INCR", byAddress), RedisCommand("EXPIRE", byAddress, Self.meterTTL)])
-        return (try replies[0].check().int ?? 0, try replies[2].check().int ?? 0)
+        let meters = (username.map { [IdentityKeys.loginByName($0, window: window)] } ?? []) + [IdentityKeys.loginByAddress(address, window: window)]
+        let replies = try await redis.pipeline(meters.flatMap { [RedisCommand("INCR", $0), RedisCommand("EXPIRE", $0, Self.meterTTL)] })
+        let counts = try stride(from: 0, to: replies.count, by: 2).map { try replies[$0].check().int ?? 0 }
+        return (username == nil ? 0 : counts[0], counts[counts.count - 1])
     }
 
     public func clearLoginAttempts(username: String) async throws {
@@ -162,9 +162,13 @@ public struct RedisAccountStore: AccountStore {
         // Every key under the user's tag: sessions, histories, locks, debug captures, meters.
         counts.redisKeys = try await deleteMatching(keys.pattern)
         let low = account.username.lowercased()
-        for reply in try await redis.pipeline([RedisCommand("DEL", IdentityKeys.username(low)),
-                                               RedisCommand("ZREM", IdentityKeys.usernames, low),
-                                               RedisCommand("SREM", IdentityKeys.members(account.tenantID), id)]) { try reply.check() }
+        let replies = try await redis.pipeline([RedisCommand("DEL", IdentityKeys.username(low)),
+                                                RedisCommand("ZREM", IdentityKeys.usernames, low),
+                                                RedisCommand("SREM", IdentityKeys.members(account.tenantID), id),
+                                                RedisCommand("SCARD", IdentityKeys.members(account.tenantID))])
+        for reply in replies { try reply.check() }
+        // The last user of a tenant takes the tenant with them.
+        if replies[3].int == 0, try await redis.delete([IdentityKeys.tenant(account.tenantID)]) > 0 { counts.tenants = 1 }
         return counts
     }
 
@@ -175,7 +179,7 @@ public struct RedisAccountStore: AccountStore {
             counts = counts + (try await deleteUser(id: member) ?? DeletionCounts())
         }
         counts.redisKeys += try await redis.delete([IdentityKeys.tenant(id), IdentityKeys.members(id)])
-        counts.tenants = 1
+        counts.tenants = 1  // whether its last user took it or not
         return counts
     }
 

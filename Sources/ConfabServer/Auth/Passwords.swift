@@ -1,16 +1,15 @@
 import HummingbirdBcrypt
 import NIOPosix
+import Synchronization
 
 /// bcrypt on NIO's thread pool, never on an event loop (a hash takes ~100 ms at cost 11).
-struct Passwords: Sendable {
+final class Passwords: Sendable {
     let cost: Int
-    /// Checked against when the username is unknown, so that answers as slowly as a wrong password.
-    private let decoy: String
+    /// Checked against when the username is unknown, so that answers as slowly as a wrong
+    /// password; made on first need, at the same cost.
+    private let decoy = Mutex<String?>(nil)
 
-    init(cost: Int) {
-        self.cost = cost
-        decoy = Bcrypt.hash("decoy password that never matches", cost: UInt8(cost))
-    }
+    init(cost: Int) { self.cost = cost }
 
     func hash(_ password: String) async throws -> String {
         let cost = UInt8(cost)
@@ -19,7 +18,15 @@ struct Passwords: Sendable {
 
     /// Whether the password matches; with no hash (an unknown user) it checks the decoy and fails.
     func verify(_ password: String, hash: String?) async throws -> Bool {
-        let target = hash ?? decoy
+        let target: String
+        if let hash {
+            target = hash
+        } else if let made = decoy.withLock({ $0 }) {
+            target = made
+        } else {
+            target = try await self.hash("a decoy that never matches")
+            decoy.withLock { $0 = target }
+        }
         let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: target) }
         return matches && hash != nil
     }
@@ -27,9 +34,8 @@ struct Passwords: Sendable {
     /// Why a password is refused, or nil. bcrypt reads at most 72 bytes, so longer ones are
     /// refused rather than silently cut.
     static func weakness(_ password: String) -> String? {
-        let bytes = password.utf8.count
         guard password.count >= 8 else { return "password must be at least 8 characters" }
-        guard bytes <= 72 else { return "password must be at most 72 bytes (bcrypt reads no more)" }
+        guard password.utf8.count <= 72 else { return "password must be at most 72 bytes (bcrypt reads no more)" }
         guard !password.contains("\u{0}") else { return "password must not contain NUL" }
         let kinds = [password.contains(where: \.isLetter), password.contains(where: \.isNumber),
                      password.contains { !$0.isLetter && !$0.isNumber }].filter { $0 }.count

@@ -92,7 +92,7 @@ struct AuthController: Sendable {
 
     /// Registrations count against the client address's login meter: each costs a bcrypt hash.
     private func checkAddress(_ context: Context) async throws {
-        let (_, byAddress) = try await storage { try await accounts.countLoginAttempt(username: "", address: context.clientAddress) }
+        let (_, byAddress) = try await storage { try await accounts.countLoginAttempt(username: nil, address: context.clientAddress) }
         if byAddress > settings.loginAttemptsPerAddress {
             throw APIError.rateLimited(RateLimitState(kind: .requests, limit: settings.loginAttemptsPerAddress, remaining: 0,
                                                       resetSeconds: 60 - Int(Date().timeIntervalSince1970) % 60))
