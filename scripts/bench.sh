@@ -8,6 +8,8 @@
 #   BENCH_TOKENS, BENCH_FIRST_MS, BENCH_DELAY_MS   the upstream's reply (default 40, 50, 5)
 #   BENCH_JSON      where the JSON goes (default bench/results.json)
 #   BENCH_TOOL_LEVELS  levels of the tool workload (default 32; empty for none)
+#   BENCH_AUTH_LEVELS  levels where each virtual user is a registered user with its own API key
+#                      (default 256; empty for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -46,12 +48,15 @@ pids+=($upstream_pid)
 wait_for upstream curl -sf "http://127.0.0.1:$upstream_port/v1/models"
 
 confab_port=$(free_port)
+# The authenticated level registers hundreds of users from one address in seconds: a low bcrypt
+# cost and a high per-address limit keep that set-up out of the figures (turns never hash).
 REDIS_URL="redis://127.0.0.1:$redis_port" OPENAI_BASE_URL="http://127.0.0.1:$upstream_port/v1" \
+  CONFAB_BCRYPT_COST=4 CONFAB_LOGIN_ATTEMPTS_PER_ADDRESS=1000000 \
   $bin/confab serve --host 127.0.0.1 --port "$confab_port" > .run/bench/confab.log 2>&1 &
 confab_pid=$!
 pids+=($confab_pid)
 wait_for confab curl -sf "http://127.0.0.1:$confab_port/ready"
 
 $bin/confab-bench --confab "http://127.0.0.1:$confab_port" --upstream "http://127.0.0.1:$upstream_port" \
-  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --tool-levels "${BENCH_TOOL_LEVELS-32}" --seconds "$seconds" \
+  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --tool-levels "${BENCH_TOOL_LEVELS-32}" --auth-levels "${BENCH_AUTH_LEVELS-256}" --seconds "$seconds" \
   --workload "$tokens tokens, $first_ms ms to the first, $delay_ms ms each" --json "$json"

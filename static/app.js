@@ -1,30 +1,65 @@
-// Confab's page: sessions in a sidebar, replies streamed token by token over SSE.
+// Confab's page: sessions in a sidebar, replies streamed token by token over SSE; accounts,
+// agents and API keys for a signed-in user.
 (function () {
   const $ = (id) => document.getElementById(id);
   const messagesEl = $("messages"), input = $("message-input"), sendBtn = $("send-btn"), stopBtn = $("stop-btn");
   const typing = $("typing-indicator"), statusEl = $("status"), roleSelect = $("role-select");
   // Messages longer than this go by POST: a URL has a length limit, a body does not.
   const LONG_MESSAGE = 1500;
+  // The signed-in account lives in sessionStorage (it ends with the tab), never in localStorage.
+  const ACCOUNT_KEY = "confab_account";
+  const AGENT_PREFIX = "agt_";
+  const EXPIRED = "Your sign-in has expired; please sign in again.";
 
   const userId = localStorage.getItem("confab_user_id") || "web-" + Math.random().toString(36).slice(2, 12);
   localStorage.setItem("confab_user_id", userId);
   $("user-id").textContent = userId;
-  let sessionId = localStorage.getItem("confab_session_id");
+  // Signed in: { token, expiresAt, user: { id, username } }; anonymous: null.
+  let account = loadAccount();
+  let signInRequired = false; // learnt at start: the server answers no one without credentials
+  let agents = []; // the signed-in user's agents
+  let templates = null; // the agent templates, fetched on first need
+  let sessionId = loadSessionId();
   let stream = null; // the open stream: { close() }
 
   function query(params) {
     return Object.entries(params).map(([k, v]) => encodeURIComponent(k) + "=" + encodeURIComponent(v)).join("&");
   }
 
-  async function api(method, path, params, body) {
-    const response = await fetch(path + "?" + query(Object.assign({ user_id: userId }, params || {})), {
-      method: method,
-      headers: body ? { "Content-Type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
-    });
+  // Calls a route of the API. Signed in, the access token goes in the Authorization header
+  // (never in a URL); anonymous, user_id names the user, as it always has.
+  function api(method, path, params, body) {
+    const identity = account ? {} : { user_id: userId };
+    return call(method, path + "?" + query(Object.assign(identity, params || {})), body, true);
+  }
+
+  // A route that needs no identity (personas, templates, register, log in).
+  function publicApi(method, path, body) {
+    return call(method, path, body, false);
+  }
+
+  async function call(method, url, body, withToken) {
+    const token = withToken && account ? account.token : null;
+    const response = await fetch(url, { method: method, headers: headers(body !== undefined, token), body: body ? JSON.stringify(body) : undefined });
+    if (!response.ok) throw await failure(response, token);
+    return response.json().catch(() => ({}));
+  }
+
+  function headers(json, token) {
+    const result = json ? { "Content-Type": "application/json" } : {};
+    if (token) result.Authorization = "Bearer " + token;
+    return result;
+  }
+
+  // The API's error as an Error with its status and code. When the server no longer takes the
+  // token the request carried (it expired, or its user is gone), the user is signed out.
+  async function failure(response, token) {
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
-    return data;
+    const error = new Error((data.error && data.error.message) || response.statusText);
+    error.status = response.status;
+    error.code = data.error && data.error.code;
+    if (token && account && token === account.token && error.status === 401 && error.code === "invalid_credentials") tokenRejected();
+    return error;
   }
 
   function showStatus(text) { statusEl.textContent = text || ""; }

@@ -24,6 +24,8 @@ def test_compose_runs_redis_with_aof_confab_and_the_local_model():
     assert env["REDIS_URL"] == "redis://redis:6379"
     assert env["OPENAI_BASE_URL"] == "http://model:8081/v1"
     assert env["CONFAB_HOST"] == "0.0.0.0"
+    # Published beyond localhost, so credentials are required unless .env says otherwise.
+    assert env["CONFAB_AUTH"] == "${CONFAB_AUTH:-required}"
     assert set(confab["depends_on"]) == {"redis", "model"}
     for dependency in ("redis", "model"):
         assert confab["depends_on"][dependency]["condition"] == "service_healthy"
@@ -40,7 +42,9 @@ def test_every_compose_setting_is_documented():
 
 
 def test_every_setting_the_service_reads_is_documented():
-    source = open(os.path.join(ROOT, "Sources", "ConfabCore", "Settings", "Settings.swift")).read()
+    folder = os.path.join(ROOT, "Sources", "ConfabCore", "Settings")
+    source = "".join(open(os.path.join(folder, name)).read() for name in os.listdir(folder) if name.endswith(".swift"))
+    assert "CONFAB_AUTH" in source and "CONFAB_JWT_SECRET" in source
     read = set(re.findall(r'"((?:CONFAB|REDIS|OPENAI)_[A-Z0-9_]+)"', source))
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", open(os.path.join(ROOT, ".env.example")).read(), re.M))
     assert read and read <= documented, f"undocumented: {sorted(read - documented)}"

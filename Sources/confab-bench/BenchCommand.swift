@@ -26,6 +26,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "The workload, as the report should describe it.") var workload = "40 tokens, 50 ms to the first, 5 ms each"
     @Option(help: "Levels of the tool workload (persona scout: two parallel tool calls, then a second model call), comma separated; empty for none.")
     var toolLevels = "32"
+    @Option(help: "Levels where every virtual user is a registered user sending its own API key, comma separated; empty for none.")
+    var authLevels = "256"
     @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
 
     func run() async throws {
@@ -61,6 +63,20 @@ struct BenchCommand: AsyncParsableCommand {
             report.levels.append(level)
             print("level \(users): Confab \(Int(confabFigures.turnsPerSecond)) turns/s, floor \(Int(floor.turnsPerSecond)); "
                   + "TTFT p50 +\(String(format: "%.2f", level.ttftOverFloorP50Ms)) ms, p99 +\(String(format: "%.2f", level.ttftOverFloorP99Ms)) ms")
+        }
+        // Authenticated turns: the same workload as the plain levels, each turn with an API key
+        // (one more Redis round trip: the key, the account and the rate meters in one script).
+        for users in authLevels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+            let (floorTarget, authTarget) = (Target.floor(upstreamClient), Target.confab(confabClient, auth: true))
+            let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "auth-\(users)")
+            let floor = try await observer.measure { await BenchRun.run(floorTarget, floorUsers, seconds: seconds) }
+            let authUsers = try await BenchRun.prepare(authTarget, users: users, tag: "auth-\(users)")
+            let figures = try await observer.measure(confabOwn: true) { await BenchRun.run(authTarget, authUsers, seconds: seconds) }
+            var level = Level(concurrency: users, confab: figures, floor: floor)
+            level.reply = "\(workload), each turn with an API key"
+            report.levels.append(level)
+            print("auth level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, "
+                  + "\(String(format: "%.2f", figures.redisRoundTripsPerTurn ?? 0)) Redis round trips a turn")
         }
         // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
         // (a second model call, two tool runs, the larger prompt and stored reply).

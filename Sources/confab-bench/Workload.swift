@@ -6,30 +6,59 @@ import NIOHTTP1
 struct Target: Sendable {
     var name: String
     var client: StreamingClient
-    /// Gets a virtual user ready (Confab: its own session); returns what `turn` needs.
-    var prepare: @Sendable (_ user: String) async throws -> String
-    var turn: @Sendable (_ user: String, _ prepared: String, _ number: Int) -> StreamingClient.Request
+    /// Gets a virtual user ready (Confab: its own session, and with `auth` its own account and key).
+    var prepare: @Sendable (_ user: String) async throws -> Prepared
+    var turn: @Sendable (_ user: String, _ prepared: Prepared, _ number: Int) -> StreamingClient.Request
+
+    /// A virtual user's session, and the API key it sends (nil: anonymous, `user_id` in the query).
+    struct Prepared: Sendable {
+        var session = ""
+        var key: String?
+    }
 
     /// `directives` go before each message: the test upstream reads `[[tokens=N]]`, `[[delay=MS]]`,
     /// `[[tools=parallel]]`; `role` picks the persona (one with tools for a tool workload).
-    static func confab(_ client: StreamingClient, directives: String = "", role: String? = nil) -> Target {
+    /// With `auth` each virtual user registers, makes an API key with limits of its own (so both
+    /// the user's and the key's meters are checked on each turn) and sends it on every request.
+    static func confab(_ client: StreamingClient, directives: String = "", role: String? = nil, auth: Bool = false) -> Target {
         let prefix = (directives.isEmpty ? "" : directives + " ").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let persona = role.map { "&role=\($0)" } ?? ""
-        return Target(name: "confab", client: client, prepare: { user in
-            let reply = try await client.send(.init(method: .POST, uri: "/chat/start?user_id=\(user)", collect: true))
-            let json = try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
-            guard reply.ok, let session = json?["session_id"] as? String else {
+        return Target(name: auth ? "confab-auth" : "confab", client: client, prepare: { user in
+            let key = auth ? try await register(user, client) : nil
+            let reply = try await client.send(.init(method: .POST, uri: "/chat/start" + (key == nil ? "?user_id=\(user)" : ""),
+                                                    bearer: key, collect: true))
+            guard reply.ok, let session = json(reply)?["session_id"] as? String else {
                 throw BenchError("POST /chat/start answered \(reply.status): \(String(decoding: reply.body, as: UTF8.self))")
             }
-            return session
-        }, turn: { user, session, number in
-            .init(method: .GET, uri: "/chat/stream?user_id=\(user)&session_id=\(session)&message=\(prefix)hello%20\(number)\(persona)",
-                  textMarker: Array(#"data: {"content""#.utf8))
+            return Prepared(session: session, key: key)
+        }, turn: { user, prepared, number in
+            let owner = prepared.key == nil ? "user_id=\(user)&" : ""
+            return .init(method: .GET, uri: "/chat/stream?\(owner)session_id=\(prepared.session)&message=\(prefix)hello%20\(number)\(persona)",
+                         bearer: prepared.key, textMarker: Array(#"data: {"content""#.utf8))
         })
     }
 
+    /// Registers `user` and makes it a key with generous limits of its own; returns the key.
+    private static func register(_ user: String, _ client: StreamingClient) async throws -> String {
+        let body = #"{"username":"\#(user)","password":"bench-pass-1"}"#
+        let registered = try await client.send(.init(method: .POST, uri: "/api/v1/auth/register", body: Array(body.utf8), collect: true))
+        guard registered.status == 201, let token = json(registered)?["access_token"] as? String else {
+            throw BenchError("register answered \(registered.status): \(String(decoding: registered.body, as: UTF8.self))")
+        }
+        let limits = #"{"name":"bench","limits":{"requests_per_minute":100000,"concurrent_streams":1000}}"#
+        let made = try await client.send(.init(method: .POST, uri: "/api/v1/keys", body: Array(limits.utf8), bearer: token, collect: true))
+        guard made.status == 201, let key = json(made)?["key"] as? String else {
+            throw BenchError("POST /api/v1/keys answered \(made.status): \(String(decoding: made.body, as: UTF8.self))")
+        }
+        return key
+    }
+
+    private static func json(_ result: StreamingClient.Result) -> [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(result.body)) as? [String: Any]
+    }
+
     static func floor(_ client: StreamingClient, directives: String = "") -> Target {
-        Target(name: "floor", client: client, prepare: { _ in "" }, turn: { user, _, number in
+        Target(name: "floor", client: client, prepare: { _ in Prepared() }, turn: { user, _, number in
             let message = (directives.isEmpty ? "" : directives + " ") + "hello \(number) from \(user)"
             let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"\#(message)"}]}"#
             return .init(method: .POST, uri: "/v1/chat/completions", body: Array(body.utf8),
@@ -52,15 +81,15 @@ enum BenchRun {
     /// Virtual users ready to run: their names and what `prepare` gave each (its session).
     struct Users: Sendable {
         var names: [String]
-        var sessions: [String]
+        var sessions: [Target.Prepared]
         var count: Int { names.count }
     }
 
     /// Makes the users' sessions, at most 64 at a time, before any clock starts.
     static func prepare(_ target: Target, users: Int, tag: String) async throws -> Users {
         let names = (0..<users).map { "bench-\(tag)-\(target.name)-\($0)" }
-        var prepared = [String](repeating: "", count: users)
-        try await withThrowingTaskGroup(of: (Int, String).self) { group in
+        var prepared = [Target.Prepared](repeating: .init(), count: users)
+        try await withThrowingTaskGroup(of: (Int, Target.Prepared).self) { group in
             for (index, name) in names.enumerated() {
                 if index >= 64, let (done, value) = try await group.next() { prepared[done] = value }
                 group.addTask { (index, try await target.prepare(name)) }

@@ -49,6 +49,8 @@ import Testing
         ("CONFAB_PORT", "http"), ("CONFAB_HISTORY_TTL_SECONDS", "1"), ("REDIS_URL", "localhost:6379"),
         ("OPENAI_BASE_URL", "ftp://x"), ("CONFAB_LOG_LEVEL", "loud"), ("CONFAB_DEBUG_CAPTURE", "maybe"),
         ("CONFAB_IDLE_TIMEOUT", "0"), ("CONFAB_USER_ID_PATTERN", "[unclosed"),
+        ("CONFAB_AUTH", "maybe"), ("CONFAB_JWT_SECRET", "too-short"), ("CONFAB_ADMIN_TOKEN", "short"), ("CONFAB_BCRYPT_COST", "3"),
+        ("CONFAB_RATE_CONCURRENT_STREAMS", "-1"),
     ])
     func refusesBadValuesNamingTheSetting(name: String, value: String) {
         #expect {

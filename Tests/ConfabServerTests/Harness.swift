@@ -80,10 +80,12 @@ struct Harness: Sendable {
 
     /// Streams a turn; with `leaveAfter`, leaves after that many text events by closing the
     /// socket itself (see `leave`).
-    func stream(_ path: String, method: HTTPMethod = .GET, body: String? = nil, leaveAfter: Int? = nil) async throws -> Stream {
+    func stream(_ path: String, method: HTTPMethod = .GET, body: String? = nil, headers: [String: String] = [:],
+                leaveAfter: Int? = nil) async throws -> Stream {
         if let leaveAfter { return try await leave(path, method: method, body: body, after: leaveAfter) }
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
@@ -128,10 +130,15 @@ struct Harness: Sendable {
 
     var port: Int { Int(baseURL.split(separator: ":").last!)! }
 
-    /// Waits until a reply streams for the session (its lock is taken), up to 10 s.
+    /// Waits until a reply streams for an anonymous user's session (its lock is taken), up to 10 s.
     func waitUntilStreaming(_ user: String, _ session: String) async throws {
+        try await waitUntilStreaming(storeID: "anon:" + user, session)
+    }
+
+    /// The same for the user the store knows by `storeID` (`anon:<name>`, or a registered user's id).
+    func waitUntilStreaming(storeID user: String, _ session: String) async throws {
         for _ in 0..<1000 {
-            if try await redis.send(RedisCommand("EXISTS", "confab:{u:anon:\(user)}:session:\(session):lock")).int == 1 { return }
+            if try await redis.send(RedisCommand("EXISTS", "confab:{u:\(user)}:session:\(session):lock")).int == 1 { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("no reply started streaming for \(session)")
@@ -203,6 +210,8 @@ func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
         // Debug builds on a loaded 2-core machine: only the tests of the Redis deadline shorten it.
         settings.redisCommandTimeout = 20
         settings.identity.bcryptCost = 4
+        // Shared by a second instance, as a deployment's would be.
+        settings.identity.jwtSecret = "test-secret-test-secret-test-secret-0123"
         configure(&settings)
         var logger = Logger(label: "confab-test")
         logger.logLevel = .critical
@@ -228,5 +237,51 @@ func withConfab(configure: @Sendable (inout Settings) -> Void = { _ in },
         try await http.shutdown()
         await redis.shutdown()
         await dependencies.shutdown()
+    }
+}
+
+extension Harness {
+    /// The commands clients sent Redis while `body` ran (not those scripts ran), and every line
+    /// MONITOR logged, once `scripts` EVALSHAs have been seen.
+    func redisCommands(scripts: Int, during body: () async throws -> Void) async throws -> (clients: [Substring], all: [Substring]) {
+        guard let redisCLI = ["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"].first(where: FileManager.default.isExecutableFile) else {
+            Issue.record("redis-cli is missing: apt-get install -y redis-tools")
+            return ([], [])
+        }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(UUID().uuidString).log").path
+        let monitor = try ChildProcess(redisCLI, ["-p", "\(redisServer.port)", "monitor"], logPath: log)
+        func logged() -> [Substring] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") }
+        // MONITOR answers OK once it listens; the reply's script is the last thing logged.
+        for _ in 0..<500 where !logged().contains("OK") { try await Task.sleep(for: .milliseconds(10)) }
+        try await body()
+        for _ in 0..<500 where logged().filter({ $0.contains("\"EVALSHA\"") }).count < scripts { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(100))  // anything after the reply would show up here
+        await monitor.stop()
+        let lines = logged()
+        // Commands a script runs show as "[0 lua]"; the client's own commands are its round trips.
+        return (lines.filter { $0.contains("\"") && !$0.contains("lua]") }, lines)
+    }
+
+    /// A registered user: its id, first API key and access token.
+    struct Registered {
+        var id: String
+        var key: String
+        var token: String
+        var auth: [String: String] { ["Authorization": "Bearer \(key)"] }
+    }
+
+    func register(_ username: String) async throws -> Registered {
+        let reply = try await post("/api/v1/auth/register", ["username": username, "password": "pass-word-1"])
+        #expect(reply.status == 201, "register: \(reply.body)")
+        let user = try #require(reply.json["user"] as? [String: Any])
+        let key = try #require(reply.json["api_key"] as? [String: Any])
+        return Registered(id: try #require(user["id"] as? String), key: try #require(key["key"] as? String),
+                          token: try #require(reply.json["access_token"] as? String))
+    }
+
+    /// A JSON request with headers (`request` with a dictionary body).
+    func send(_ method: HTTPMethod, _ path: String, _ json: [String: Any]? = nil, headers: [String: String]) async throws -> Reply {
+        try await request(method, path, body: json.map { String(decoding: try! JSONSerialization.data(withJSONObject: $0), as: UTF8.self) },
+                          headers: headers)
     }
 }

@@ -44,27 +44,14 @@ import TestSupport
     }
 
     @Test func aTurnCostsTwoRoundTrips() async throws {
-        guard let redisCLI = ["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"].first(where: FileManager.default.isExecutableFile) else {
-            Issue.record("redis-cli is missing: apt-get install -y redis-tools")
-            return
-        }
         try await withConfab { h in
             let session = try await h.startSession("rt")
             // The first turn loads the scripts; from then on each runs by its digest.
             _ = try await h.stream(h.streamPath(user: "rt", session: session, message: "warm up"))
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(UUID().uuidString).log").path
-            let monitor = try ChildProcess(redisCLI, ["-p", "\(h.redisServer.port)", "monitor"], logPath: log)
-            func logged() -> [Substring] { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n") }
-            // MONITOR answers OK once it listens; the reply's script is the last thing logged.
-            for _ in 0..<500 where !logged().contains("OK") { try await Task.sleep(for: .milliseconds(10)) }
-            let turn = try await h.stream(h.streamPath(user: "rt", session: session, message: "count me"))
-            #expect(turn.last["status"] as? String == "complete")
-            for _ in 0..<500 where logged().filter({ $0.contains("\"EVALSHA\"") }).count < 2 { try await Task.sleep(for: .milliseconds(10)) }
-            try await Task.sleep(for: .milliseconds(100))  // anything after the reply would show up here
-            await monitor.stop()
-            let lines = logged()
-            // Commands a script runs show as "[0 lua]"; the client's own commands are its round trips.
-            let fromClients = lines.filter { $0.contains("\"") && !$0.contains("lua]") }
+            let (fromClients, lines) = try await h.redisCommands(scripts: 2) {
+                let turn = try await h.stream(h.streamPath(user: "rt", session: session, message: "count me"))
+                #expect(turn.last["status"] as? String == "complete")
+            }
             #expect(fromClients.count == 2, "client commands: \(fromClients)")
             #expect(fromClients.allSatisfy { $0.contains("\"EVALSHA\"") }, "scripts run by digest, not by text")
             #expect(lines.contains { $0.contains("lua]") && $0.contains("\"LPUSH\"") })
