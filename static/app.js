@@ -19,6 +19,7 @@
   let signInRequired = false; // learnt at start: the server answers no one without credentials
   let agents = []; // the signed-in user's agents
   let templates = null; // the agent templates, fetched on first need
+  let defaultRole = "";
   let sessionId = loadSessionId();
   let stream = null; // the open stream: { close() }
 
@@ -40,7 +41,7 @@
 
   async function call(method, url, body, withToken) {
     const token = withToken && account ? account.token : null;
-    const response = await fetch(url, { method: method, headers: headers(body !== undefined, token), body: body ? JSON.stringify(body) : undefined });
+    const response = await fetch(url, { method: method, headers: headers(!!body, token), body: body ? JSON.stringify(body) : undefined });
     if (!response.ok) throw await failure(response, token);
     return response.json().catch(() => ({}));
   }
@@ -244,17 +245,20 @@
     typing.hidden = !on;
   }
 
+  function option(value, text, title) {
+    const el = document.createElement("option");
+    el.value = value;
+    el.textContent = text;
+    if (title) el.title = title;
+    return el;
+  }
+
   async function loadRoles() {
-    const data = await api("GET", "/roles");
+    const data = await publicApi("GET", "/roles");
     roleSelect.innerHTML = "";
-    data.roles.forEach((role) => {
-      const option = document.createElement("option");
-      option.value = role.id;
-      option.textContent = role.name;
-      option.title = role.description;
-      roleSelect.appendChild(option);
-    });
-    roleSelect.value = data.default_role;
+    data.roles.forEach((role) => roleSelect.appendChild(option(role.id, role.name, role.description)));
+    defaultRole = data.default_role;
+    roleSelect.value = defaultRole;
   }
 
   async function loadSessions() {
@@ -306,6 +310,30 @@
     return (message.dataset.id || "") + "|" + kind + "|" + (details.dataset.toolCallId || index);
   }
 
+  // A welcome line; in a chat with one of the user's agents, it offers the agent's opening
+  // topics, each sent with a click.
+  function addWelcome(text) {
+    const el = addMessage({ role: "assistant", content: text });
+    el.classList.add("welcome");
+    const topics = openingTopics(roleSelect.value);
+    if (topics.length) el.appendChild(suggestions(topics));
+    scrollDown();
+    return el;
+  }
+
+  function suggestions(topics) {
+    const box = document.createElement("div");
+    box.className = "suggestions";
+    topics.forEach((topic) => {
+      const chip = box.appendChild(document.createElement("button"));
+      chip.type = "button";
+      chip.className = "suggestion";
+      chip.textContent = topic;
+      chip.addEventListener("click", () => { input.value = topic; $("composer").requestSubmit(); });
+    });
+    return box;
+  }
+
   async function loadHistory() {
     const wasOpen = openDetails();
     messagesEl.innerHTML = "";
@@ -315,26 +343,42 @@
       data.messages.forEach(addMessage);
       messagesEl.querySelectorAll("details").forEach((details) => { if (wasOpen.has(detailsKey(details))) details.open = true; });
       scrollDown();
-      if (!data.messages.length) addMessage({ role: "assistant", content: "Say hello to start the conversation." }).classList.add("welcome");
+      if (!data.messages.length) addWelcome("Say hello to start the conversation.");
     } catch (error) {
       showStatus(error.message);
     }
   }
 
+  // The chat shown last, per user: the anonymous user's in localStorage, as before; an
+  // account's in sessionStorage, like its token.
+  function sessionKey() { return account ? "confab_session_id:" + account.user.id : "confab_session_id"; }
+  function sessionStore() { return account ? sessionStorage : localStorage; }
+  function loadSessionId() { return sessionStore().getItem(sessionKey()); }
+
+  function rememberSession(id) {
+    sessionId = id;
+    if (id) sessionStore().setItem(sessionKey(), id);
+    else sessionStore().removeItem(sessionKey());
+  }
+
+  // What a new chat or a turn asks for: one of the user's agents (agent_id) or a persona (role).
+  function personaFields() {
+    const value = roleSelect.value;
+    return value.startsWith(AGENT_PREFIX) ? { agent_id: value } : { role: value };
+  }
+
   async function newChat() {
     stopStreaming();
-    const data = await api("POST", "/chat/start", { role: roleSelect.value });
-    sessionId = data.session_id;
-    localStorage.setItem("confab_session_id", sessionId);
+    const data = await api("POST", "/chat/start", personaFields());
+    rememberSession(data.session_id);
     messagesEl.innerHTML = "";
-    addMessage({ role: "assistant", content: data.welcome_message }).classList.add("welcome");
+    addWelcome(data.welcome_message);
     await loadSessions();
   }
 
   async function switchSession(id, persona) {
     stopStreaming();
-    sessionId = id;
-    localStorage.setItem("confab_session_id", id);
+    rememberSession(id);
     if (persona) roleSelect.value = persona;
     await loadSessions();
     await loadHistory();
@@ -343,8 +387,7 @@
   async function deleteSession(id) {
     await api("DELETE", "/chat/sessions/" + encodeURIComponent(id));
     if (id === sessionId) {
-      sessionId = null;
-      localStorage.removeItem("confab_session_id");
+      rememberSession(null);
       messagesEl.innerHTML = "";
     }
     const sessions = await loadSessions();
@@ -485,33 +528,44 @@
 
   function send(text) {
     const turn = newTurn(addMessage({ role: "assistant", content: "" }));
-    const fields = { session_id: sessionId, message: text, role: roleSelect.value };
+    const fields = Object.assign({ session_id: sessionId, message: text }, personaFields());
     document.body.dataset.turn = "streaming";
     setStreaming(true);
-    if (text.length <= LONG_MESSAGE) {
-      const source = new EventSource("/chat/stream?" + query(Object.assign({ user_id: userId }, fields)));
-      stream = { close: () => source.close() };
-      source.onmessage = (e) => { if (handleEvent(e.data, turn)) { source.close(); finishTurn(); } };
-      source.onerror = () => {
-        // Refusals (409, 404) arrive here too; close so EventSource does not retry on its own.
-        source.close();
-        if (stream) { showStatus("the stream was interrupted"); finishTurn(); }
-      };
-    } else {
-      postStream(Object.assign({ user_id: userId }, fields), turn);
-    }
+    if (text.length <= LONG_MESSAGE) getStream(fields, turn);
+    else postStream(fields, turn);
   }
 
-  // POST /chat/stream read with fetch, for long messages.
-  function postStream(body, turn) {
+  // GET /chat/stream read with EventSource. It cannot send headers: anonymous, the URL names
+  // the user; signed in, it carries a single-use ticket (the token itself never goes in a URL).
+  function getStream(fields, turn) {
+    if (!account) { openEventSource(query(Object.assign({ user_id: userId }, fields)), turn); return; }
+    const current = { close: () => {} }; // stopped while the ticket is on its way: nothing to close
+    stream = current;
+    api("POST", "/api/v1/auth/ticket")
+      .then((data) => { if (stream === current) openEventSource(query(Object.assign({ ticket: data.ticket }, fields)), turn); })
+      .catch((error) => { if (stream === current) { showStatus(error.message); finishTurn(); } });
+  }
+
+  function openEventSource(params, turn) {
+    const source = new EventSource("/chat/stream?" + params);
+    stream = { close: () => source.close() };
+    source.onmessage = (e) => { if (handleEvent(e.data, turn)) { source.close(); finishTurn(); } };
+    source.onerror = () => {
+      // Refusals (409, 404) arrive here too; close so EventSource does not retry on its own.
+      source.close();
+      if (stream) { showStatus("the stream was interrupted"); finishTurn(); }
+    };
+  }
+
+  // POST /chat/stream read with fetch, for long messages; signed in, with the token in a header.
+  function postStream(fields, turn) {
     const controller = new AbortController();
     stream = { close: () => controller.abort() };
-    fetch("/chat/stream", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal: controller.signal })
+    const token = account ? account.token : null;
+    const body = token ? fields : Object.assign({ user_id: userId }, fields);
+    fetch("/chat/stream", { method: "POST", headers: headers(true, token), body: JSON.stringify(body), signal: controller.signal })
       .then(async (response) => {
-        if (!response.ok) {
-          const data = await response.json().catch(() => ({}));
-          throw new Error((data.error && data.error.message) || response.statusText);
-        }
+        if (!response.ok) throw await failure(response, token);
         const reader = response.body.getReader();
         const decoder = new TextDecoder();
         let buffer = "";
@@ -534,13 +588,19 @@
 
   // Stop: closing the stream tells the server, which stores the partial reply.
   function stopStreaming() {
-    if (!stream) return;
+    if (!dropStream()) return;
+    // Give the server a moment to store the partial reply, then show it as stored.
+    setTimeout(reloadAfterTurn, 400);
+  }
+
+  // Closes the open stream, if any, without reloading; true if there was one.
+  function dropStream() {
+    if (!stream) return false;
     const current = stream;
     stream = null;
     current.close();
     setStreaming(false);
-    // Give the server a moment to store the partial reply, then show it as stored.
-    setTimeout(reloadAfterTurn, 400);
+    return true;
   }
 
   $("composer").addEventListener("submit", async (event) => {
@@ -565,14 +625,354 @@
   $("new-chat-btn").addEventListener("click", () => newChat().catch((e) => showStatus(e.message)));
   $("clear-btn").addEventListener("click", () => clearHistory().catch((e) => showStatus(e.message)));
 
+  // ---- Accounts: sign in, register, sign out ----
+
+  function loadAccount() {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(ACCOUNT_KEY) || "null");
+      if (saved && saved.token && saved.user && Date.now() < saved.expiresAt) return saved;
+    } catch (_) { /* unreadable: as if signed out */ }
+    sessionStorage.removeItem(ACCOUNT_KEY);
+    return null;
+  }
+
+  // From a register or log-in answer: the access token, how long it lasts, and the user.
+  function saveAccount(data) {
+    account = {
+      token: data.access_token,
+      expiresAt: Date.now() + (Number(data.expires_in) || 0) * 1000,
+      user: { id: data.user.id, username: data.user.username },
+    };
+    sessionStorage.setItem(ACCOUNT_KEY, JSON.stringify(account));
+  }
+
+  function forgetAccount() {
+    account = null;
+    sessionStorage.removeItem(ACCOUNT_KEY);
+  }
+
+  // Whether this Confab answers no one without credentials (CONFAB_AUTH=required): the chat
+  // API, asked anonymously, says 401 credentials_required. Otherwise signing in is optional.
+  async function needsSignIn() {
+    const response = await fetch("/chat/sessions?" + query({ user_id: userId, limit: 1 }));
+    if (response.status !== 401) return false;
+    const data = await response.json().catch(() => ({}));
+    return !!(data.error && data.error.code === "credentials_required");
+  }
+
+  // A saved token the server no longer takes (it expired, or the service restarted with
+  // another signing key) is forgotten before the page starts; false if so.
+  async function savedAccountValid() {
+    if (!account) return true;
+    const response = await fetch("/api/v1/me", { headers: headers(false, account.token) });
+    if (response.status === 401) { forgetAccount(); return false; }
+    return true;
+  }
+
+  // Shows the page for whoever is here: the sign-in form when the server needs an account and
+  // there is none; else the user's chats (an account's, or the anonymous user's as before).
+  async function enter() {
+    showAccount();
+    sessionId = loadSessionId();
+    if (!account && signInRequired) { openAuthPanel(); return; }
+    await loadAgents();
+    const sessions = await loadSessions();
+    const current = sessions.find((s) => s.id === sessionId);
+    if (current) await switchSession(current.id, current.persona);
+    else if (sessions.length) await switchSession(sessions[0].id, sessions[0].persona);
+    else await newChat();
+  }
+
+  // The sidebar's account block: the anonymous id and "Sign in", or the username and "Sign out".
+  function showAccount() {
+    $("anonymous-account").hidden = !!account || signInRequired;
+    $("user-account").hidden = !account;
+    $("username").textContent = account ? account.user.username : "";
+    $("new-agent-btn").hidden = !account;
+  }
+
+  // Leaves whoever's chats show: no stream, no messages, no sessions, no agents.
+  function clearChat() {
+    dropStream();
+    sessionId = null;
+    messagesEl.innerHTML = "";
+    $("session-list").innerHTML = "";
+    setSessionUsage(null);
+    showStatus("");
+    agents = [];
+    renderAgents();
+    roleSelect.value = defaultRole;
+  }
+
+  async function signIn(data) {
+    clearChat();
+    saveAccount(data);
+    closeAuthPanel();
+    await enter();
+  }
+
+  function signOut() {
+    clearChat();
+    closeKeysPanel();
+    forgetAccount();
+    return enter();
+  }
+
+  // The server refused the token (expired, or its user deleted): sign out and ask again.
+  function tokenRejected() {
+    if (!account) return;
+    closeKeysPanel();
+    closeAgentPanel();
+    clearChat();
+    forgetAccount();
+    openAuthPanel(EXPIRED);
+    if (!signInRequired) enter().catch((error) => showStatus(error.message));
+  }
+
+  let authAction = "login"; // or "register"
+
+  function openAuthPanel(message) {
+    setAuthAction(authAction);
+    $("auth-error").textContent = message || "";
+    $("auth-note").hidden = !signInRequired;
+    $("auth-cancel").hidden = signInRequired;
+    $("auth-panel").hidden = false;
+    $("auth-username").focus();
+  }
+
+  function closeAuthPanel() {
+    $("auth-panel").hidden = true;
+    $("auth-password").value = "";
+    $("auth-error").textContent = "";
+  }
+
+  function setAuthAction(action) {
+    authAction = action;
+    const register = action === "register";
+    $("auth-title").textContent = register ? "Create an account" : "Sign in";
+    $("auth-submit").textContent = register ? "Create account" : "Sign in";
+    $("auth-switch").textContent = register ? "I have an account" : "Create an account";
+    $("auth-email-row").hidden = !register;
+    $("auth-password").autocomplete = register ? "new-password" : "current-password";
+  }
+
+  function authRequestBody() {
+    const body = { username: $("auth-username").value.trim(), password: $("auth-password").value };
+    const email = $("auth-email").value.trim();
+    if (authAction === "register" && email) body.email = email;
+    return body;
+  }
+
+  async function submitAuth(event) {
+    event.preventDefault();
+    const path = authAction === "register" ? "/api/v1/auth/register" : "/api/v1/auth/login";
+    $("auth-submit").disabled = true;
+    $("auth-error").textContent = "";
+    let data;
+    try {
+      data = await publicApi("POST", path, authRequestBody());
+    } catch (error) {
+      $("auth-error").textContent = error.message;
+      return;
+    } finally {
+      $("auth-submit").disabled = false;
+    }
+    await signIn(data).catch((error) => showStatus(error.message));
+  }
+
+  // ---- Agents: made from a template, chosen like a persona ----
+
+  async function loadTemplates() {
+    if (!templates) templates = (await publicApi("GET", "/api/v1/agents/templates")).templates;
+    return templates;
+  }
+
+  async function loadAgents() {
+    if (!account) { agents = []; renderAgents(); return; }
+    const data = await api("GET", "/api/v1/agents");
+    agents = data.agents;
+    if (agents.length) await loadTemplates(); // for their opening topics
+    renderAgents();
+  }
+
+  // The user's agents, after the personas in the persona select, in a group of their own.
+  function renderAgents() {
+    const chosen = roleSelect.value;
+    const old = roleSelect.querySelector("optgroup.agents");
+    if (old) old.remove();
+    if (!agents.length) return;
+    const group = document.createElement("optgroup");
+    group.className = "agents";
+    group.label = "My agents";
+    agents.forEach((agent) => group.appendChild(option(agent.id, agent.name, "Agent: " + agent.name)));
+    roleSelect.appendChild(group);
+    roleSelect.value = chosen;
+  }
+
+  function template(id) {
+    return (templates || []).find((t) => t.id === id);
+  }
+
+  // The opening topics of a persona select value, when it names one of the user's agents.
+  function openingTopics(value) {
+    const agent = agents.find((a) => a.id === value);
+    const source = agent && template(agent.template_id);
+    return source && Array.isArray(source.opening_topics) ? source.opening_topics : [];
+  }
+
+  async function openAgentPanel() {
+    const select = $("template-select");
+    if (!select.options.length) (await loadTemplates()).forEach((t) => select.appendChild(option(t.id, t.name)));
+    showTemplate();
+    $("agent-error").textContent = "";
+    $("agent-panel").hidden = false;
+    $("agent-name").focus();
+  }
+
+  function closeAgentPanel() {
+    $("agent-panel").hidden = true;
+  }
+
+  // The chosen template's description and opening topics.
+  function showTemplate() {
+    const chosen = template($("template-select").value);
+    $("template-description").textContent = chosen ? chosen.description : "";
+    const list = $("template-topics");
+    list.innerHTML = "";
+    (chosen ? chosen.opening_topics || [] : []).forEach((topic) => { list.appendChild(document.createElement("li")).textContent = topic; });
+    $("template-topics-box").hidden = !list.children.length;
+  }
+
+  async function createAgent(event) {
+    event.preventDefault();
+    $("agent-error").textContent = "";
+    let agent;
+    try {
+      agent = await api("POST", "/api/v1/agents", null, { name: $("agent-name").value.trim(), template_id: $("template-select").value });
+    } catch (error) {
+      $("agent-error").textContent = error.message;
+      return;
+    }
+    agents.push(agent);
+    renderAgents();
+    roleSelect.value = agent.id;
+    $("agent-name").value = "";
+    closeAgentPanel();
+    await newChat();
+  }
+
+  // ---- API keys: listed without their secrets; a new one's secret shown once ----
+
+  async function openKeysPanel() {
+    hideNewKey();
+    $("keys-error").textContent = "";
+    $("keys-panel").hidden = false;
+    $("key-name").focus();
+    await loadKeys();
+  }
+
+  // Closing forgets the new key's secret: it is shown this once.
+  function closeKeysPanel() {
+    hideNewKey();
+    $("keys-panel").hidden = true;
+  }
+
+  async function loadKeys() {
+    const data = await api("GET", "/api/v1/keys");
+    const list = $("key-list");
+    list.innerHTML = "";
+    data.keys.forEach((key) => list.appendChild(keyItem(key)));
+  }
+
+  function keyItem(key) {
+    const item = document.createElement("li");
+    item.className = "key-item";
+    item.dataset.id = key.id;
+    item.appendChild(document.createElement("span")).className = "key-name";
+    item.lastChild.textContent = key.name;
+    item.appendChild(document.createElement("code")).className = "key-prefix";
+    item.lastChild.textContent = key.prefix + "…";
+    item.appendChild(document.createElement("span")).className = "key-date";
+    item.lastChild.textContent = key.created_at ? new Date(key.created_at * 1000).toLocaleDateString() : "";
+    const revoke = item.appendChild(document.createElement("button"));
+    revoke.type = "button";
+    revoke.className = "key-revoke";
+    revoke.textContent = "Revoke";
+    revoke.addEventListener("click", () => revokeKey(key).catch((e) => { $("keys-error").textContent = e.message; }));
+    return item;
+  }
+
+  async function createKey(event) {
+    event.preventDefault();
+    $("keys-error").textContent = "";
+    const created = await api("POST", "/api/v1/keys", null, { name: $("key-name").value.trim() });
+    $("key-name").value = "";
+    showNewKey(created.key);
+    await loadKeys();
+  }
+
+  async function revokeKey(key) {
+    if (!window.confirm('Revoke the key "' + key.name + '"? Anything using it stops working.')) return;
+    await api("DELETE", "/api/v1/keys/" + encodeURIComponent(key.id));
+    await loadKeys();
+  }
+
+  function showNewKey(secret) {
+    $("new-key-secret").textContent = secret;
+    $("new-key-copied").hidden = true;
+    $("new-key").hidden = false;
+  }
+
+  function hideNewKey() {
+    $("new-key-secret").textContent = "";
+    $("new-key").hidden = true;
+  }
+
+  // The clipboard API, else (older browsers, or no permission) a selection and execCommand.
+  async function copyNewKey() {
+    const secret = $("new-key-secret").textContent;
+    try {
+      await navigator.clipboard.writeText(secret);
+    } catch (_) {
+      window.getSelection().selectAllChildren($("new-key-secret"));
+      document.execCommand("copy");
+    }
+    $("new-key-copied").hidden = false;
+  }
+
+  // ---- Wiring ----
+
+  function reportTo(id) {
+    return (error) => { $(id).textContent = error.message; };
+  }
+
+  $("sign-in-btn").addEventListener("click", () => openAuthPanel());
+  $("sign-out-btn").addEventListener("click", () => signOut().catch((e) => showStatus(e.message)));
+  $("auth-form").addEventListener("submit", submitAuth);
+  $("auth-switch").addEventListener("click", () => { setAuthAction(authAction === "login" ? "register" : "login"); $("auth-error").textContent = ""; });
+  $("auth-cancel").addEventListener("click", closeAuthPanel);
+  $("new-agent-btn").addEventListener("click", () => openAgentPanel().catch((e) => showStatus(e.message)));
+  $("template-select").addEventListener("change", showTemplate);
+  $("agent-form").addEventListener("submit", (event) => createAgent(event).catch(reportTo("agent-error")));
+  $("agent-cancel").addEventListener("click", closeAgentPanel);
+  $("keys-btn").addEventListener("click", () => openKeysPanel().catch(reportTo("keys-error")));
+  $("key-form").addEventListener("submit", (event) => createKey(event).catch(reportTo("keys-error")));
+  $("new-key-copy").addEventListener("click", copyNewKey);
+  $("keys-close").addEventListener("click", closeKeysPanel);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    closeKeysPanel();
+    closeAgentPanel();
+    if (!signInRequired || account) closeAuthPanel();
+  });
+
   (async function start() {
     try {
       await loadRoles();
-      const sessions = await loadSessions();
-      const current = sessions.find((s) => s.id === sessionId);
-      if (current) await switchSession(current.id, current.persona);
-      else if (sessions.length) await switchSession(sessions[0].id, sessions[0].persona);
-      else await newChat();
+      signInRequired = await needsSignIn();
+      const expired = !(await savedAccountValid());
+      await enter();
+      if (expired) openAuthPanel(EXPIRED);
     } catch (error) {
       showStatus("Confab is not reachable: " + error.message);
     }

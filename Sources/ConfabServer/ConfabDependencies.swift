@@ -46,9 +46,11 @@ public struct ConfabDependencies: Sendable {
                                          fetcher: fetchClient.map { URLFetcher(client: $0, allowedHosts: settings.fetchURLAllow) })
         let turns = TurnEnvironment(store: store, model: model, personas: personas, tools: tools, settings: settings.turn,
                                     activeTurns: ActiveTurns(), metrics: TurnMetrics(factory: factory), logger: logger)
+        let passwords = Passwords(cost: settings.identity.bcryptCost)
+        Task { await passwords.prepareDecoy() }
         return ConfabDependencies(settings: settings, turns: turns, accounts: accounts,
                                   tokens: await AccessTokens.make(settings: settings.identity, logger: logger),
-                                  passwords: Passwords(cost: settings.identity.bcryptCost), metrics: metrics, redis: redis,
+                                  passwords: passwords, metrics: metrics, redis: redis,
                                   httpClients: [httpClient] + (fetchClient.map { [$0] } ?? []))
     }
 

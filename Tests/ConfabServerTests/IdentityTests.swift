@@ -99,6 +99,26 @@ import TestSupport
         }
     }
 
+    /// A Redis fault never looks like bad credentials (a client would drop a good key) nor lets
+    /// a request through unchecked: it is a 503, and the key works again once Redis is back.
+    @Test func aKeyCheckedWhileRedisIsAwayIsA503() async throws {
+        try await withConfab(configure: { $0.redisCommandTimeout = 0.5 }) { h in
+            let gil = try await h.register("redis-gil")
+            h.redisServer.pause()
+            let started = ContinuousClock.now
+            let refused = try await h.send(.GET, "/chat/sessions", headers: gil.auth)
+            h.redisServer.resume()
+            #expect(refused.status == 503 && refused.errorCode == "store_unavailable")
+            #expect(ContinuousClock.now - started < .seconds(5))
+            var status = 0
+            for _ in 0..<100 where status != 200 {
+                status = try await h.send(.GET, "/chat/sessions", headers: gil.auth).status
+                if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(status == 200)
+        }
+    }
+
     @Test func aRevokedKeyFailsOnEveryInstanceAtItsNextRequest() async throws {
         try await withConfab { h in
             let fay = try await h.register("revoke-fay")

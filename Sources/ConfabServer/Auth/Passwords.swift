@@ -11,6 +11,13 @@ final class Passwords: Sendable {
 
     init(cost: Int) { self.cost = cost }
 
+    /// Makes the decoy now (at start-up, in the background), so the first unknown username
+    /// does not take twice as long as a wrong password.
+    func prepareDecoy() async {
+        guard decoy.withLock({ $0 }) == nil, let made = try? await hash("a decoy that never matches") else { return }
+        decoy.withLock { $0 = $0 ?? made }
+    }
+
     func hash(_ password: String) async throws -> String {
         let cost = UInt8(cost)
         return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
@@ -24,8 +31,8 @@ final class Passwords: Sendable {
         } else if let made = decoy.withLock({ $0 }) {
             target = made
         } else {
-            target = try await self.hash("a decoy that never matches")
-            decoy.withLock { $0 = target }
+            await prepareDecoy()
+            target = decoy.withLock { $0 } ?? hash ?? ""
         }
         let matches = try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: target) }
         return matches && hash != nil

@@ -50,6 +50,7 @@ struct UIChatController: Sendable {
 
     /// `GET /api/chat/{id}/stream` — useChat's resume request: 204, no stream to resume.
     @Sendable func resume(_ request: Request, context: Context) async throws -> Response {
+        if context.identity == nil, validate.settings.identity.mode == .required { throw APIError.credentialsRequired }
         _ = try validate.sessionID(context.parameters.get("id"), field: "id")
         return Response(status: .noContent)
     }
