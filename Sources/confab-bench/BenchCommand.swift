@@ -46,7 +46,7 @@ struct BenchCommand: AsyncParsableCommand {
         var report = Report(date: ISO8601DateFormatter().string(from: Date()), machine: machineDescription(),
                             workload: workload, secondsPerLevel: seconds, idleRSSMB: Double(idleRSS) / 1024,
                             idleRSSAfterMB: 0, levels: [])
-        for users in levels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+        for users in Self.levels(levels) {
             let directives = users >= holdFrom ? holdReply : ""
             let (floorTarget, confabTarget) = (Target.floor(upstreamClient, directives: directives),
                                                Target.confab(confabClient, directives: directives))
@@ -66,30 +66,17 @@ struct BenchCommand: AsyncParsableCommand {
         }
         // Authenticated turns: the same workload as the plain levels, each turn with an API key
         // (one more Redis round trip: the key, the account and the rate meters in one script).
-        for users in authLevels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            let (floorTarget, authTarget) = (Target.floor(upstreamClient), Target.confab(confabClient, auth: true))
-            let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "auth-\(users)")
-            let floor = try await observer.measure { await BenchRun.run(floorTarget, floorUsers, seconds: seconds) }
-            let authUsers = try await BenchRun.prepare(authTarget, users: users, tag: "auth-\(users)")
-            let figures = try await observer.measure(confabOwn: true) { await BenchRun.run(authTarget, authUsers, seconds: seconds) }
-            var level = Level(concurrency: users, confab: figures, floor: floor)
-            level.reply = "\(workload), each turn with an API key"
-            report.levels.append(level)
-            print("auth level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, "
-                  + "\(String(format: "%.2f", figures.redisRoundTripsPerTurn ?? 0)) Redis round trips a turn")
+        for users in Self.levels(authLevels) {
+            report.levels.append(try await variantLevel("auth", users: users, Target.confab(confabClient, auth: true),
+                                                        reply: "\(workload), each turn with an API key", observer, upstreamClient))
         }
         // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
         // (a second model call, two tool runs, the larger prompt and stored reply).
-        for users in toolLevels.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-            let (floorTarget, toolTarget) = (Target.floor(upstreamClient), Target.confab(confabClient, directives: "[[tools=parallel]]", role: "scout"))
-            let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "tools-\(users)")
-            let floor = try await observer.measure { await BenchRun.run(floorTarget, floorUsers, seconds: seconds) }
-            let toolUsers = try await BenchRun.prepare(toolTarget, users: users, tag: "tools-\(users)")
-            let figures = try await observer.measure(confabOwn: true) { await BenchRun.run(toolTarget, toolUsers, seconds: seconds) }
-            var level = Level(concurrency: users, confab: figures, floor: floor)
-            level.reply = "tools: find_agents and current_time in parallel, then a second model call"
-            report.levels.append(level)
-            print("tool level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, \(String(format: "%.2f", figures.redisRoundTripsPerTurn ?? 0)) Redis round trips a turn")
+        for users in Self.levels(toolLevels) {
+            report.levels.append(try await variantLevel("tool", users: users,
+                                                        Target.confab(confabClient, directives: "[[tools=parallel]]", role: "scout"),
+                                                        reply: "tools: find_agents and current_time in parallel, then a second model call",
+                                                        observer, upstreamClient))
         }
         try await Task.sleep(for: .seconds(1))
         report.idleRSSAfterMB = Double(probe.residentKB()) / 1024
@@ -100,6 +87,25 @@ struct BenchCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try encoder.encode(report).write(to: url)
         print("\nJSON: \(json)")
+    }
+
+    /// A level of a variant of the workload (`target`) beside the plain floor.
+    private func variantLevel(_ name: String, users: Int, _ target: Target, reply: String, _ observer: Observer,
+                              _ upstream: StreamingClient) async throws -> Level {
+        let floorTarget = Target.floor(upstream)
+        let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "\(name)-\(users)")
+        let floor = try await observer.measure { await BenchRun.run(floorTarget, floorUsers, seconds: seconds) }
+        let variantUsers = try await BenchRun.prepare(target, users: users, tag: "\(name)-\(users)")
+        let figures = try await observer.measure(confabOwn: true) { await BenchRun.run(target, variantUsers, seconds: seconds) }
+        var level = Level(concurrency: users, confab: figures, floor: floor)
+        level.reply = reply
+        print("\(name) level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, "
+              + "\(String(format: "%.2f", figures.redisRoundTripsPerTurn ?? 0)) Redis round trips a turn")
+        return level
+    }
+
+    static func levels(_ list: String) -> [Int] {
+        list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 
     private func machineDescription() -> String {

@@ -15,23 +15,22 @@ struct AdminController: Sendable {
     }
 
     @Sendable func deleteUser(_ request: Request, context: Context) async throws -> Response {
-        try requireAdmin(context)
-        guard let id = context.parameters.get("user_id"), Identifier.isValid(id, prefix: "usr_") else {
-            throw APIError(.badRequest, code: "invalid_user_id", "user_id must look like usr_ followed by 16 letters or digits")
-        }
-        guard let counts = try await storage({ try await accounts.deleteUser(id: id) }) else {
-            throw APIError(.notFound, code: "user_not_found", "no such user")
-        }
-        return try JSONBody.response(DeletionReply(deleted: counts))
+        try await delete(context, "user", prefix: "usr_") { try await accounts.deleteUser(id: $0) }
     }
 
     @Sendable func deleteTenant(_ request: Request, context: Context) async throws -> Response {
+        try await delete(context, "tenant", prefix: "ten_") { try await accounts.deleteTenant(id: $0) }
+    }
+
+    /// Deletes what the path's `{<kind>_id}` names; 404 when there is no such thing.
+    private func delete(_ context: Context, _ kind: String, prefix: String,
+                        _ call: (String) async throws -> DeletionCounts?) async throws -> Response {
         try requireAdmin(context)
-        guard let id = context.parameters.get("tenant_id"), Identifier.isValid(id, prefix: "ten_") else {
-            throw APIError(.badRequest, code: "invalid_tenant_id", "tenant_id must look like ten_ followed by 16 letters or digits")
+        guard let id = context.parameters.get("\(kind)_id"), Identifier.isValid(id, prefix: prefix) else {
+            throw APIError(.badRequest, code: "invalid_\(kind)_id", "\(kind)_id must look like \(prefix) followed by 16 letters or digits")
         }
-        guard let counts = try await storage({ try await accounts.deleteTenant(id: id) }) else {
-            throw APIError(.notFound, code: "tenant_not_found", "no such tenant")
+        guard let counts = try await storage({ try await call(id) }) else {
+            throw APIError(.notFound, code: "\(kind)_not_found", "no such \(kind)")
         }
         return try JSONBody.response(DeletionReply(deleted: counts))
     }
