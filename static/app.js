@@ -725,6 +725,7 @@
     closeAgentPanel();
     clearChat();
     forgetAccount();
+    showAccount();
     openAuthPanel(EXPIRED);
     if (!signInRequired) enter().catch((error) => showStatus(error.message));
   }

@@ -58,6 +58,27 @@ import TestSupport
         }
     }
 
+    @Test func findAgentsSearchesTheUsersOwnAgentsAndTheTemplates() async throws {
+        try await withConfab { h in
+            let (ivy, jon) = (try await h.register("find-ivy"), try await h.register("find-jon"))
+            let made = try await h.send(.POST, "/api/v1/agents", ["name": "Quantum Baker", "template_id": "creative-partner"], headers: ivy.auth)
+            let agent = try #require(made.json["id"] as? String)
+            func found(_ user: Harness.Registered) async throws -> [String] {
+                let session = try #require(try await h.send(.POST, "/chat/start?role=scout", headers: user.auth).json["session_id"] as? String)
+                let message = #"[[tool=find_agents]] {"query":"quantum baker creative"}"#.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+                let turn = try await h.stream("/chat/stream?session_id=\(session)&message=\(message)", headers: user.auth)
+                let result = turn.objects.first { $0["type"] as? String == "tool_result" }
+                let agents = ((result?["output"] as? [String: Any])?["agents"] as? [[String: Any]]) ?? []
+                return agents.compactMap { $0["id"] as? String }
+            }
+            let ivys = try await found(ivy)
+            #expect(ivys.first == agent, "the user's own agent ranks first: \(ivys)")
+            #expect(ivys.contains("creative-partner"), "templates are searched too")
+            let jons = try await found(jon)
+            #expect(!jons.contains(agent) && jons.contains("creative-partner"), "another user's agent is never found")
+        }
+    }
+
     @Test func streamsAtOnceAreLimitedPerKey() async throws {
         try await withConfab { h in
             let carol = try await h.register("streams-carol")

@@ -1,5 +1,5 @@
-/// Where `find_agents` looks: the persona catalog today; the agents users create (a later
-/// step) join it through the same protocol, each visible only to its owner.
+/// Where `find_agents` looks: the persona catalog (tests), or `AccountAgentDirectory` (the
+/// templates and the user's own agents, each visible only to its owner).
 public protocol AgentDirectory: Sendable {
     func agents(visibleTo user: String) async throws -> [AgentSummary]
 }

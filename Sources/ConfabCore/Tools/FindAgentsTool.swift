@@ -5,7 +5,7 @@ struct FindAgentsTool: Tool {
 
     let spec = ToolSpec(
         name: "find_agents",
-        description: "Search the catalog of agents (personas) by free text; returns the best matches with id, name and description.",
+        description: "Search the user's own agents and the template library by free text; returns the best matches with id, name and description.",
         parameters: .object(["type": .string("object"), "required": .array([.string("query")]), "properties": .object([
             "query": .object(["type": .string("string"), "description": .string("what the agent should be able to do")]),
         ])]))
