@@ -248,6 +248,17 @@ def upstream_total(upstream):
     return requests.get(f"{upstream}/stats", timeout=TIMEOUT).json()["total"]
 
 
+def wait_upstream_active(upstream, count, timeout=30):
+    """Until the test upstream streams `count` replies at once (Confab answers a stream's headers
+    before its model request is made)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if requests.get(f"{upstream}/stats", timeout=TIMEOUT).json()["active"] == count:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the upstream never streamed {count} replies at once: {requests.get(f'{upstream}/stats').text}")
+
+
 def upstream_last(upstream):
     return requests.get(f"{upstream}/requests/last", timeout=TIMEOUT).json()
 
@@ -670,10 +681,30 @@ def test_register_refuses_a_taken_username_in_any_case(confab, redis_url):
         assert_error(r, 409, "username_taken")
     assert_same(before, snapshot(redis_url), "refused registrations")
     # The first account is untouched: its password still works, the other one does not.
-    ok = requests.post(f"{confab}/api/v1/auth/login", json={"username": name, "password": PASSWORD}, timeout=TIMEOUT)
-    assert ok.status_code == 200 and ok.json()["user"]["id"] == first.id, ok.text
+    for variant in (name, name.upper(), name.lower()):
+        ok = requests.post(f"{confab}/api/v1/auth/login", json={"username": variant, "password": PASSWORD}, timeout=TIMEOUT)
+        assert ok.status_code == 200 and ok.json()["user"]["id"] == first.id, ok.text
     bad = requests.post(f"{confab}/api/v1/auth/login", json={"username": name, "password": "other-pass-2"}, timeout=TIMEOUT)
     assert_unauthorized(bad)
+
+
+def test_concurrent_registrations_of_one_name_make_one_user(confab, redis_url):
+    from concurrent.futures import ThreadPoolExecutor
+    name = uniq("Race_")
+    variants = [name, name.lower(), name.upper(), name.swapcase()] * 3
+
+    def attempt(username):
+        r = requests.post(f"{confab}/api/v1/auth/register", json={"username": username, "password": PASSWORD}, timeout=TIMEOUT)
+        return r.status_code, error_code(r), r.json().get("user", {}).get("id") if r.status_code == 201 else None
+
+    with ThreadPoolExecutor(len(variants)) as pool:
+        results = list(pool.map(attempt, variants))
+    made = [user for status, _, user in results if status == 201]
+    assert len(made) == 1, results
+    assert sorted(set((s, c) for s, c, _ in results if s != 201)) == [(409, "username_taken")], results
+    assert redis_cli(redis_url, "ZSCORE", "confab:usernames", name.lower()) == ["0"]
+    assert redis_cli(redis_url, "GET", f"confab:{{name:{name.lower()}}}") == made
+    assert len(redis_keys(redis_url, "confab:{u:usr_*}:account")) == 1
 
 
 @pytest.mark.parametrize("password", [
@@ -718,6 +749,80 @@ def test_register_refuses_malformed_usernames(confab, redis_url, username):
     r = requests.post(f"{confab}/api/v1/auth/register", json={"username": username, "password": PASSWORD}, timeout=TIMEOUT)
     assert_error(r, 400, "invalid_username")
     assert_same(before, snapshot(redis_url), "refused registration")
+
+
+@pytest.mark.parametrize("tenant_name", ["", "   ", "x" * 101, "tab\there", "nul\u0000"])
+def test_register_refuses_bad_tenant_names(confab, redis_url, tenant_name):
+    before = snapshot(redis_url)
+    r = requests.post(f"{confab}/api/v1/auth/register", json={"username": uniq("ten_"), "password": PASSWORD,
+                                                               "tenant_name": tenant_name}, timeout=TIMEOUT)
+    assert_error(r, 400, "invalid_tenant_name")
+    assert_same(before, snapshot(redis_url), "refused registration")
+
+
+def test_register_and_add_user_ignore_injected_fields(confab):
+    """Fields a client has no say over (id, role, tenant) are not taken from the body."""
+    b = register(confab)
+    injected = {"id": "usr_" + "0" * 16, "role": "admin", "tenant_id": b.tenant_id, "owner_id": b.id, "user_id": b.id}
+    r = requests.post(f"{confab}/api/v1/auth/register", json={"username": uniq("inj_"), "password": PASSWORD, **injected},
+                      timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    a = User.of(r.json())
+    assert a.id != injected["id"] and a.role == "owner" and a.tenant_id != b.tenant_id
+    assert r.json()["tenant"]["owner_id"] == a.id
+    r = requests.post(f"{confab}/api/v1/tenant/users", headers=a.h,
+                      json={"username": uniq("inj_"), "password": PASSWORD, **injected, "role": "owner"}, timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    member = User.of(r.json())
+    assert (member.role, member.tenant_id) == ("member", a.tenant_id) and member.id != injected["id"]
+    assert_error(requests.get(f"{confab}/api/v1/tenant/stats", headers=member.h, timeout=TIMEOUT), 403, "not_tenant_owner")
+    stats = requests.get(f"{confab}/api/v1/tenant/stats", headers=b.h, timeout=TIMEOUT).json()
+    assert stats["stats"]["users"] == 1, stats
+    # An agent's id and dates are the service's, whatever a PATCH says.
+    agent = make_agent(confab, a)
+    other = make_agent(confab, b)
+    r = requests.patch(f"{confab}/api/v1/agents/{agent['id']}", headers=a.h,
+                       json={"id": other["id"], "created_at": 0, "name": "renamed"}, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json()["id"] == agent["id"] and r.json()["created_at"] == agent["created_at"], r.text
+    assert requests.get(f"{confab}/api/v1/agents/{other['id']}", headers=b.h, timeout=TIMEOUT).json()["name"] == other["name"]
+
+
+def test_key_and_agent_limits_hold_under_concurrent_creation(redis_url, test_upstream, start_confab):
+    from concurrent.futures import ThreadPoolExecutor
+    base = start_confab(redis_url, test_upstream + "/v1", **dict(SETTINGS, CONFAB_MAX_KEYS_PER_USER=2, CONFAB_MAX_AGENTS_PER_USER=1))
+    # A race shows only sometimes: several rounds, each a new user.
+    for _ in range(10):
+        user = register(base)  # its default key is one of the two
+
+        def create(i):
+            key = requests.post(f"{base}/api/v1/keys", headers=user.h, json={"name": f"k{i}"}, timeout=TIMEOUT)
+            agent = requests.post(f"{base}/api/v1/agents", headers=user.h, json={"name": f"a{i}", "template_id": "teacher"},
+                                  timeout=TIMEOUT)
+            return (key.status_code, error_code(key)), (agent.status_code, error_code(agent))
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(create, range(16)))
+        keys = requests.get(f"{base}/api/v1/keys", headers=user.h, timeout=TIMEOUT).json()["keys"]
+        agents = requests.get(f"{base}/api/v1/agents", headers=user.h, timeout=TIMEOUT).json()["agents"]
+        assert len(keys) == 2 and len(agents) == 1, f"{len(keys)} keys (at most 2), {len(agents)} agents (at most 1)"
+        assert sorted(k for k, _ in results) == [(201, None)] + [(409, "key_limit_reached")] * 15, results
+        assert sorted(a for _, a in results) == [(201, None)] + [(409, "agent_limit_reached")] * 15, results
+
+
+def test_authenticated_answers_carry_rate_limit_headers(confab):
+    user = register(confab)
+    session = start_session(confab, user.h)
+    for creds in (user.h, bearer(user.token)):
+        answers = [me(confab, creds), requests.get(f"{confab}/chat/sessions", headers=creds, timeout=TIMEOUT),
+                   requests.post(f"{confab}/chat/start", headers=creds, timeout=TIMEOUT),
+                   requests.get(f"{confab}/api/v1/keys", headers=creds, timeout=TIMEOUT),
+                   requests.get(f"{confab}/api/v1/agents", headers=creds, timeout=TIMEOUT),
+                   stream(confab, creds, session, "headers")[2]]
+        for r in answers:
+            assert 200 <= r.status_code < 300, r.text
+            assert r.headers.get("x-ratelimit-limit-requests") == "600", (r.request.url, r.headers)
+            assert 0 < int(r.headers["x-ratelimit-remaining-requests"]) < 600, r.headers
+            assert r.headers.get("x-ratelimit-reset-requests", "").endswith("s"), r.headers
 
 
 def test_login_answers_wrong_password_and_unknown_user_alike(redis_url, test_upstream, start_confab):
@@ -878,7 +983,9 @@ def test_user_id_naming_another_user_is_refused(confab, redis_url):
                                            ("GET", "/chat/sessions", {"user_id": other}, None),
                                            ("GET", "/chat/stream", {"user_id": other, "session_id": session, "message": "x"}, None),
                                            ("POST", "/chat/stream", {}, {"user_id": other, "session_id": session, "message": "x"}),
-                                           ("GET", "/chat/history", {"user_id": other, "session_id": session}, None)]:
+                                           ("GET", "/chat/history", {"user_id": other, "session_id": session}, None),
+                                           ("POST", "/api/chat", {}, {"id": session, "user_id": other, "messages": [
+                                               {"role": "user", "parts": [{"type": "text", "text": "x"}]}]})]:
             r = requests.request(method, f"{confab}{path}?{query(**params)}", headers=a.h, json=body, timeout=TIMEOUT)
             assert_error(r, 403, "user_mismatch")
     assert_same(before, snapshot(redis_url), "user_id naming another user")
@@ -886,6 +993,72 @@ def test_user_id_naming_another_user_is_refused(confab, redis_url):
     for own in (a.id, a.username, a.username.upper()):
         r = requests.get(f"{confab}/chat/sessions", headers=a.h, params={"user_id": own}, timeout=TIMEOUT)
         assert r.status_code == 200 and [s["id"] for s in r.json()["sessions"]] == [session], r.text
+
+
+def test_anonymous_user_id_of_a_registered_user_reaches_nothing(confab, redis_url):
+    """Open mode: an anonymous caller naming a registered user's id or username gets a namespace
+    of its own (`anon:<name>`), never that user's data, and what it makes stays out of the user's."""
+    a = register(confab, uniq("Anna_"))
+    a_session = chat(confab, a, "annasecret")
+    agent = make_agent(confab, a)["id"]
+    wait_idle(redis_url)
+    a_usage = requests.get(f"{confab}/chat/usage", headers=a.h, timeout=TIMEOUT).json()["usage"]
+    assert a_usage["total_tokens"] > 0
+    a_data = snapshot(redis_url, f"confab:{{u:{a.id}}}:*")
+    for name in (a.id, a.username, a.username.lower(), a.username.upper()):
+        anon = {"user_id": name}
+        r = requests.get(f"{confab}/chat/sessions", params=anon, timeout=TIMEOUT)
+        assert r.status_code == 200 and r.json()["sessions"] == [], r.text
+        r = requests.get(f"{confab}/chat/usage", params=anon, timeout=TIMEOUT)
+        assert r.json() == {"user_id": name, "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}, r.text
+        assert_error(requests.get(f"{confab}/chat/history", params=dict(anon, session_id=a_session), timeout=TIMEOUT),
+                     404, "session_not_found")
+        assert_error(requests.get(f"{confab}/chat/sessions/{a_session}", params=anon, timeout=TIMEOUT), 404, "session_not_found")
+        assert_error(requests.post(f"{confab}/chat/start", params=anon, json={"agent_id": agent}, timeout=TIMEOUT),
+                     404, "agent_not_found")
+        status, text, _ = stream(confab, {}, a_session, "x", user_id=name)
+        assert status == 404, text
+        # It chats in its own namespace...
+        r = requests.post(f"{confab}/chat/start", params=anon, timeout=TIMEOUT)
+        assert r.status_code == 200 and r.json()["user_id"] == name, r.text
+        mine = r.json()["session_id"]
+        status, text, _ = stream(confab, {}, mine, "anonymous words", user_id=name)
+        assert status == 200 and reply_text(text) == "Echo: anonymous words", text
+        wait_idle(redis_url)
+        assert [s["id"] for s in requests.get(f"{confab}/chat/sessions", params=anon, timeout=TIMEOUT).json()["sessions"]] == [mine]
+        assert redis_keys(redis_url, f"confab:{{u:anon:{name}}}:session:{mine}")
+        requests.delete(f"{confab}/chat/sessions", params=anon, timeout=TIMEOUT)
+    # ...and the registered user sees none of it.
+    assert_same(a_data, snapshot(redis_url, f"confab:{{u:{a.id}}}:*"), "anonymous callers named after A")
+    listed = requests.get(f"{confab}/chat/sessions", headers=a.h, timeout=TIMEOUT).json()["sessions"]
+    assert [s["id"] for s in listed] == [a_session]
+    assert requests.get(f"{confab}/chat/usage", headers=a.h, timeout=TIMEOUT).json()["usage"] == a_usage
+
+
+def test_find_agents_sees_only_the_callers_own_agents(confab, redis_url):
+    """The scout persona's find_agents tool searches the templates and the caller's own agents."""
+    a, b = register(confab), register(confab)
+    m = add_member(confab, a)
+    word = "zebracorn" + uuid.uuid4().hex[:6]
+    agent = make_agent(confab, a, name=f"{word} advisor", persona=f"You advise on {word}.")
+    message = f"Please find me an agent. Use the query '{word}'"
+
+    def find(headers, **anon):
+        """The stream of a scout turn that calls find_agents with the word."""
+        r = requests.post(f"{confab}/chat/start", headers=headers, params=dict(anon, role="scout"), timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        status, text, _ = stream(confab, headers, r.json()["session_id"], message, role="scout", **anon)
+        assert status == 200, text
+        assert "Tool results:" in reply_text(text), text[:1000]
+        wait_idle(redis_url)
+        return text
+
+    assert agent["id"] in find(a.h) and agent["name"] in find(a.h), "the owner's find_agents does not find its own agent"
+    for who, headers, anon in (("B", b.h, {}), ("M (A's tenant)", m.h, {}), ("anonymous as A's id", {}, {"user_id": a.id}),
+                               ("anonymous as A's username", {}, {"user_id": a.username})):
+        text = find(headers, **anon)
+        for secret in (agent["id"], agent["name"], agent["persona"]):
+            assert secret not in text, f"{who}'s find_agents shows A's agent: {reply_text(text)[:800]}"
 
 
 def test_tenant_stats_count_only_the_owners_tenant(confab, redis_url):
@@ -952,6 +1125,10 @@ def test_login_and_register_are_limited_per_address(redis_url, test_upstream, st
     name = uniq("late_")
     assert_rate_limited(requests.post(f"{base}/api/v1/auth/register", json={"username": name, "password": PASSWORD},
                                       timeout=TIMEOUT), 4)
+    # The address is the connection's: headers naming another do not reset the meter.
+    for spoof in ({"X-Forwarded-For": "203.0.113.7"}, {"X-Real-IP": "203.0.113.8"}, {"Forwarded": "for=203.0.113.9"}):
+        assert_rate_limited(requests.post(f"{base}/api/v1/auth/register", json={"username": name, "password": PASSWORD},
+                                          headers=spoof, timeout=TIMEOUT), 4)
     assert_rate_limited(requests.post(f"{base}/api/v1/auth/login", json={"username": user.username, "password": PASSWORD},
                                       timeout=TIMEOUT), 4)
     assert_same(before, snapshot(redis_url), "limited register and login")
@@ -1208,6 +1385,7 @@ def test_required_mode_needs_credentials_except_on_public_routes(redis_url, test
         ("GET", "/chat/usage", {"user_id": user.id}, None),
         ("POST", "/api/chat", {"user_id": "alice"}, ui),
         ("GET", f"/chat/debug/{uuid.uuid4()}", {"user_id": "alice"}, None),
+        ("GET", f"/api/chat/{sid}/stream", {"user_id": "alice"}, None),
         ("GET", "/api/v1/me", {}, None),
         ("POST", "/api/v1/auth/ticket", {}, None),
         ("POST", "/api/v1/keys", {}, {"name": "x"}),
@@ -1281,6 +1459,20 @@ def test_required_mode_ticket_streams_once(redis_url, test_upstream, start_confa
                 [line for line in snapshot(redis_url) if "{ticket:" not in line], "refused ticket streams")
     history = requests.get(f"{base}/chat/history", headers=user.h, params={"session_id": session}, timeout=TIMEOUT).json()
     assert [m["content"] for m in history["messages"]] == ["by ticket", "Echo: by ticket"]
+    # One ticket used by many at once still opens one stream.
+    from concurrent.futures import ThreadPoolExecutor
+    sessions = [start_session(base, user.h) for _ in range(8)]
+    shared = ticket()
+
+    def use(session):
+        with requests.get(f"{base}/chat/stream?" + query(ticket=shared, session_id=session, message="race"), stream=True,
+                          timeout=TIMEOUT) as r:
+            return r.status_code, r.text
+
+    with ThreadPoolExecutor(len(sessions)) as pool:
+        results = list(pool.map(use, sessions))
+    assert sorted(status for status, _ in results) == [200] + [401] * 7, results
+    wait_idle(redis_url)
 
 
 # --- 5. The administrator's clean-up ------------------------------------------------------------------
@@ -1354,7 +1546,46 @@ def test_admin_prefix_cleanup_removes_everything_of_those_users(redis_url, test_
     # A second run finds nothing; the names are free again.
     r = requests.delete(f"{base}/api/v1/admin/users", headers=bearer(ADMIN_TOKEN), params={"prefix": prefix}, timeout=TIMEOUT)
     assert r.status_code == 200 and r.json()["deleted"]["users"] == 0 and r.json()["usernames"] == [], r.text
-    assert register(base, prefix + "Owner1").username == prefix + "Owner1"
+    again = register(base, prefix + "Owner1")
+    assert again.id != owner.id and again.tenant_id != owner.tenant_id
+    # The old credentials do not reach the new user of that name.
+    assert_unauthorized(me(base, owner.h))
+    assert_unauthorized(me(base, bearer(owner.token)))
+    assert requests.get(f"{base}/chat/sessions", headers=again.h, timeout=TIMEOUT).json()["sessions"] == []
+    assert requests.get(f"{base}/api/v1/agents", headers=again.h, timeout=TIMEOUT).json()["agents"] == []
+
+
+def active_streams(base):
+    """Confab's `confab_active_streams` gauge: a turn leaves it once its reply is stored."""
+    for line in requests.get(f"{base}/metrics", timeout=TIMEOUT).text.splitlines():
+        if line.startswith("confab_active_streams"):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def wait_no_streams(base, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if active_streams(base) == 0:
+            return
+        time.sleep(0.05)
+    pytest.fail("a turn is still running")
+
+
+def test_admin_cleanup_during_a_stream_leaves_nothing(confab, redis_url, test_upstream):
+    """A user deleted while a reply of theirs streams: once the turn ends, nothing of theirs is
+    left in Redis (the turn's end must not write under the deleted user's tag)."""
+    user = register(confab)
+    session = start_session(confab, user.h)
+    with open_stream(confab, user.h, session, "last words [[tokens=60]] [[delay=20]]") as r:
+        assert r.status_code == 200, r.text
+        wait_upstream_active(test_upstream, 1)
+        deleted = requests.delete(f"{confab}/api/v1/admin/users/{user.id}", headers=bearer(ADMIN_TOKEN), timeout=TIMEOUT)
+        assert deleted.status_code == 200, deleted.text
+        assert "[DONE]" in r.text
+    wait_no_streams(confab)
+    assert_unauthorized(me(confab, user.h))
+    assert redis_keys(redis_url, f"confab:{{u:{user.id}}}:*") == []
 
 
 def test_admin_deletes_a_tenant_with_all_its_users(confab, redis_url):
@@ -1504,8 +1735,8 @@ def test_requests_per_minute_limit(redis_url, test_upstream, start_confab):
     assert_same(before, snapshot(redis_url), "rate-limited requests")
     assert redis_cli(redis_url, "GET", f"confab:{{u:{user.id}}}:rate:user:req:{window}") == ["5"]
     assert me(base, other.h).status_code == 200
-    # Public routes are not metered.
-    assert requests.get(f"{base}/api/v1/agents/templates", headers=user.h, timeout=TIMEOUT).status_code == 200
+    # Public routes answer without credentials.
+    assert requests.get(f"{base}/api/v1/agents/templates", timeout=TIMEOUT).status_code == 200
 
 
 def test_tokens_per_minute_limit(redis_url, test_upstream, start_confab):
@@ -1523,6 +1754,38 @@ def test_tokens_per_minute_limit(redis_url, test_upstream, start_confab):
     assert_rate_limited(refused, 40, kind="tokens")
     assert_rate_limited(me(base, user.h), 40, kind="tokens")
     assert_same(before, snapshot(redis_url), "token-limited requests")
+
+
+def test_key_tokens_per_minute_is_its_own_scope(confab, redis_url):
+    user = register(confab)
+    made = make_key(confab, user, name="few tokens", limits={"tokens_per_minute": 30})
+    key = bearer(made["key"])
+    session = start_session(confab, user.h)
+    minute_with_room(redis_url, seconds=20)
+    status, text, response = stream(confab, key, session, "spend [[tokens=50]]")
+    assert status == 200, text
+    assert response.headers.get("x-ratelimit-limit-tokens") == "30", response.headers
+    wait_idle(redis_url)
+    before = snapshot(redis_url)
+    status, text, refused = stream(confab, key, session, "more")
+    assert_rate_limited(refused, 30, kind="tokens")
+    assert_same(before, snapshot(redis_url), "a token-limited key")
+    # The user has no token limit of their own: the other credentials go on.
+    status, text, _ = stream(confab, user.h, session, "still")
+    assert status == 200 and reply_text(text) == "Echo: still", text
+
+
+@pytest.mark.parametrize("limits,code", [
+    ({"requests_per_minute": 0}, "invalid_limits"), ({"tokens_per_minute": -1}, "invalid_limits"),
+    ({"concurrent_streams": 100000001}, "invalid_limits"), ({"requests_per_minute": "5"}, "invalid_field"),
+    ({"requests_per_minute": 2.5}, None), ([], None), ("many", None),
+])
+def test_key_limits_are_checked(confab, redis_url, limits, code):
+    user = register(confab)
+    before = snapshot(redis_url)
+    r = requests.post(f"{confab}/api/v1/keys", headers=user.h, json={"name": "bad", "limits": limits}, timeout=TIMEOUT)
+    assert_error(r, 400, code)
+    assert_same(before, snapshot(redis_url), "a key with bad limits")
 
 
 def poll_stream(base, headers, session, message, timeout=30):
@@ -1545,6 +1808,7 @@ def test_streams_at_once_limit(redis_url, test_upstream, start_confab):
     try:
         held = [open_stream(base, user.h, s, SLOW) for s in sessions[:2]]
         assert [r.status_code for r in held] == [200, 200]
+        wait_upstream_active(test_upstream, 2)
         before = snapshot(redis_url)
         calls = upstream_total(test_upstream)
         for creds in (user.h, bearer(user.token)):

@@ -50,4 +50,13 @@ enum AccountScripts {
         return {redis.call('HLEN', KEYS[1]), redis.call('HLEN', KEYS[2]), #sessions, messages,
                 tonumber(usage[1] or '0'), tonumber(usage[2] or '0')}
         """)
+
+    /// KEYS: a user's keys or agents. ARGV: id, record JSON, the most allowed.
+    /// Adds the record unless the user already has the most allowed (0), atomically, so
+    /// concurrent requests cannot pass the limit together.
+    static let addBounded = RedisScript("""
+        if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        return 1
+        """)
 }

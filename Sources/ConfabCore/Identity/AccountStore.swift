@@ -17,11 +17,15 @@ public protocol AccountStore: Sendable {
     /// (when one is used) is not revoked, and the request fits the request meters, which count it.
     func authenticate(_ check: AuthCheck) async throws -> AuthOutcome
 
-    func addKey(user: String, _ key: APIKeyRecord) async throws
+    /// Adds a key unless the user has `limit` already (false, nothing written).
+    func addKey(user: String, _ key: APIKeyRecord, limit: Int) async throws -> Bool
     func keys(user: String) async throws -> [APIKeyRecord]
     /// Revokes the key: false when the user has no such key.
     func deleteKey(user: String, id: String) async throws -> Bool
 
+    /// Adds an agent unless the user has `limit` already (false, nothing written).
+    func addAgent(user: String, _ agent: Agent, limit: Int) async throws -> Bool
+    /// Stores an agent's changes.
     func putAgent(user: String, _ agent: Agent) async throws
     func agents(user: String) async throws -> [Agent]
     func agent(user: String, id: String) async throws -> Agent?

@@ -90,8 +90,14 @@ public struct RedisAccountStore: AccountStore {
         }
     }
 
-    public func addKey(user: String, _ key: APIKeyRecord) async throws {
-        try await redis.send(RedisCommand("HSET", RedisKeys(user: user).apiKeys, key.id, Array(try JSONEncoder().encode(key)))).check()
+    public func addKey(user: String, _ key: APIKeyRecord, limit: Int) async throws -> Bool {
+        try await redis.eval(AccountScripts.addBounded, keys: [RedisKeys(user: user).apiKeys],
+                             arguments: [key.id, Array(try JSONEncoder().encode(key)), limit]).int == 1
+    }
+
+    public func addAgent(user: String, _ agent: Agent, limit: Int) async throws -> Bool {
+        try await redis.eval(AccountScripts.addBounded, keys: [RedisKeys(user: user).agents],
+                             arguments: [agent.id, Array(try JSONEncoder().encode(agent)), limit]).int == 1
     }
 
     public func keys(user: String) async throws -> [APIKeyRecord] {

@@ -30,7 +30,10 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
     func authenticate(request: Request, context: Context) async throws -> Caller? {
         let header = request.headers[values: .authorization]
         if header.isEmpty {
-            guard request.method == .get, let ticket = request.uri.queryParameters["ticket"] else { return nil }
+            // Tickets are for streams only (EventSource); anywhere else the header is the way.
+            guard request.method == .get, request.uri.path.hasSuffix("/stream"), let ticket = request.uri.queryParameters["ticket"] else {
+                return nil
+            }
             let owner = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
             guard let owner else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }
             return try await signIn(owner, key: nil)

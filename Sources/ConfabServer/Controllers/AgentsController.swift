@@ -34,11 +34,10 @@ struct AgentsController: Sendable {
         var agent = Agent(id: Identifier.agent(), name: try validate.displayName(body.name, field: "name"),
                           templateID: templateID, createdAt: now, updatedAt: now)
         try apply(body, to: &agent)
-        let count = try await storage { try await accounts.agents(user: user.account.id).count }
-        guard count < validate.settings.identity.maxAgentsPerUser else {
-            throw APIError(.conflict, code: "agent_limit_reached", "this user has \(count) agents, the most allowed; delete one first")
+        let most = validate.settings.identity.maxAgentsPerUser
+        guard try await storage({ try await accounts.addAgent(user: user.account.id, agent, limit: most) }) else {
+            throw APIError(.conflict, code: "agent_limit_reached", "this user has \(most) agents, the most allowed; delete one first")
         }
-        try await storage { try await accounts.putAgent(user: user.account.id, agent) }
         return try JSONBody.response(agent, status: .created)
     }
 

@@ -111,7 +111,8 @@ struct AccountCreation {
         guard try await storage({ try await accounts.register(account, passwordHash: hash, newTenant: newTenant) }) == .created else {
             throw APIError(.conflict, code: "username_taken", "that username is taken")
         }
-        return try await KeyIssuer(accounts: accounts).issue(for: account.id, name: "default", limits: RateLimits())
+        // A new user has no keys, so the first is always made.
+        return try await KeyIssuer(accounts: accounts).issue(for: account.id, name: "default", limits: RateLimits(), most: 1)!
     }
 }
 

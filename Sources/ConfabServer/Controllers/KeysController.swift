@@ -22,12 +22,11 @@ struct KeysController: Sendable {
         let body = try await validate.decode(KeyRequest.self, from: &request)
         let name = try validate.displayName(body.name ?? "key", field: "name")
         let limits = try validate.limits(body.limits)
-        let count = try await storage { try await accounts.keys(user: user.account.id).count }
-        guard count < validate.settings.identity.maxKeysPerUser else {
-            throw APIError(.conflict, code: "key_limit_reached", "this user has \(count) keys, the most allowed; revoke one first")
+        let most = validate.settings.identity.maxKeysPerUser
+        guard let issued = try await KeyIssuer(accounts: accounts).issue(for: user.account.id, name: name, limits: limits, most: most) else {
+            throw APIError(.conflict, code: "key_limit_reached", "this user has \(most) keys, the most allowed; revoke one first")
         }
-        return try JSONBody.response(try await KeyIssuer(accounts: accounts).issue(for: user.account.id, name: name, limits: limits),
-                                     status: .created)
+        return try JSONBody.response(issued, status: .created)
     }
 
     /// `GET /api/v1/keys` → the keys, without their secrets.
@@ -54,11 +53,12 @@ struct KeysController: Sendable {
 struct KeyIssuer {
     let accounts: any AccountStore
 
-    func issue(for userID: String, name: String, limits: RateLimits) async throws -> NewKeyReply {
+    /// The new key, or nil when the user has `most` keys already.
+    func issue(for userID: String, name: String, limits: RateLimits, most: Int) async throws -> NewKeyReply? {
         let secret = APIKeySecret.make(for: userID)
         let record = APIKeyRecord(id: secret.keyID, name: name, prefix: secret.prefix, hash: secret.hash, limits: limits,
                                   createdAt: Date().timeIntervalSince1970)
-        try await storage { try await accounts.addKey(user: userID, record) }
+        guard try await storage({ try await accounts.addKey(user: userID, record, limit: most) }) else { return nil }
         return NewKeyReply(view: KeyView(record), key: secret.text)
     }
 }
