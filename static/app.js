@@ -872,9 +872,11 @@
     await loadKeys();
   }
 
-  // Closing forgets the new key's secret: it is shown this once.
+  // Closing forgets the new key's secret (it is shown this once) and the list (read afresh
+  // at the next opening).
   function closeKeysPanel() {
     hideNewKey();
+    $("key-list").innerHTML = "";
     $("keys-panel").hidden = true;
   }
 

@@ -65,6 +65,15 @@ def text(driver, element_id):
     return driver.find_element(By.ID, element_id).text
 
 
+def click(wait, css):
+    """Clicks the element the selector finds, again if the page re-rendered it meanwhile."""
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
+def persona_shown(driver):
+    return Select(driver.find_element(By.ID, "role-select")).first_selected_option.get_attribute("value")
+
+
 def new_username():
     return "u" + uuid.uuid4().hex[:10]
 
@@ -211,6 +220,7 @@ def test_an_agent_from_a_template_chats_as_that_agent(required):
     chips = welcome.find_elements(By.CSS_SELECTOR, ".suggestion")
     assert [c.text for c in chips] == creative["opening_topics"]
 
+    driver.execute_script("delete document.body.dataset.turn")
     chips[0].click()  # sends the topic
     wait.until(turn_done)
     assert driver.find_element(By.CSS_SELECTOR, ".message.user").text == creative["opening_topics"][0]
@@ -222,11 +232,12 @@ def test_an_agent_from_a_template_chats_as_that_agent(required):
     assert other["persona"] == "assistant"
 
     # Switching chats switches the persona shown; a reload keeps the agent.
-    driver.find_element(By.CSS_SELECTOR, f'.session-item[data-id="{other["id"]}"]').click()
-    wait.until(lambda d: Select(d.find_element(By.ID, "role-select")).first_selected_option.get_attribute("value") == "assistant")
-    driver.find_element(By.CSS_SELECTOR, f'.session-item[data-id="{agent_session}"]').click()
-    wait.until(lambda d: Select(d.find_element(By.ID, "role-select")).first_selected_option.get_attribute("value") == agent_id)
-    wait.until(lambda d: len(replies(d)) == 1)
+    click(wait, f'.session-item[data-id="{other["id"]}"]')
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'.session-item.active[data-id="{other["id"]}"]'))
+    wait.until(lambda d: persona_shown(d) == "assistant" and d.find_elements(By.CSS_SELECTOR, ".message.welcome"))
+    click(wait, f'.session-item[data-id="{agent_session}"]')
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'.session-item.active[data-id="{agent_session}"]'))
+    wait.until(lambda d: persona_shown(d) == agent_id and len(replies(d)) == 1)
     chat(driver, wait, "and a second message")
     history = requests.get(f"{base}/chat/history", params={"session_id": agent_session}, headers=bearer(token)).json()["messages"]
     assert [m["role"] for m in history] == ["user", "assistant"] * 2
@@ -234,7 +245,7 @@ def test_an_agent_from_a_template_chats_as_that_agent(required):
 
     driver.refresh()
     wait.until(lambda d: len(replies(d)) == 2)
-    wait.until(lambda d: Select(d.find_element(By.ID, "role-select")).first_selected_option.get_attribute("value") == agent_id)
+    wait.until(lambda d: persona_shown(d) == agent_id)
 
 
 def test_api_keys_are_made_shown_once_and_revoked(required):
@@ -269,7 +280,7 @@ def test_api_keys_are_made_shown_once_and_revoked(required):
     wait.until(lambda d: shown(d, "keys-panel") and len(d.find_elements(By.CSS_SELECTOR, ".key-item")) == 2)
     assert not shown(driver, "new-key") and secret not in driver.page_source
 
-    driver.find_element(By.CSS_SELECTOR, f'.key-item[data-id="{made["id"]}"] .key-revoke').click()
+    click(wait, f'.key-item[data-id="{made["id"]}"] .key-revoke')
     WebDriverWait(driver, WAIT_SECONDS).until(expected_conditions.alert_is_present()).accept()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".key-item")) == 1)
     assert not driver.find_elements(By.CSS_SELECTOR, f'.key-item[data-id="{made["id"]}"]')
