@@ -1,7 +1,12 @@
 """Fuzzes the running service from its own OpenAPI document with schemathesis: no 5xx, every
 response as documented, and afterwards Redis holds nothing for a request that was refused.
-The document's links from POST /chat/start (session_id and user_id of the reply) let the
-stateful phase stream, read, clear and delete real sessions."""
+Schemathesis finds the sign-up and login in the document, registers a user and logs in first,
+then sends that access token wherever the document allows bearerAuth (so the chat routes run
+as a registered user, and a user_id that is not theirs is a 403). The document's links from
+POST /chat/start (session_id and user_id of the reply) let the stateful phase stream, read,
+clear and delete real sessions; those from POST /api/v1/agents and /api/v1/keys reach the
+agent and key just made."""
+import ast
 import json
 import os
 import re
@@ -23,7 +28,9 @@ EXAMPLES = os.environ.get("CONFAB_FUZZ_EXAMPLES", "40")
 def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confab, tmp_path):
     schemathesis = require(os.path.join(ROOT, ".venv", "bin", "schemathesis"),
                            "run scripts/setup.sh --test (pip install schemathesis into .venv)")
-    base = start_confab(redis_url, test_upstream + "/v1")
+    # A request limit the run never reaches, so the routes' own logic is fuzzed rather than
+    # 429s (which stay documented; the login and registration limits are the defaults).
+    base = start_confab(redis_url, test_upstream + "/v1", CONFAB_RATE_REQUESTS_PER_MINUTE=1_000_000)
     har = tmp_path / "fuzz.har"
     run = subprocess.run(
         [schemathesis, "run", f"{base}/openapi.json", "--checks", CHECKS, "--max-examples", EXAMPLES,
@@ -35,12 +42,16 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
     # Sessions exist only where POST /chat/start said 200.
     # Sessions exist only where POST /chat/start, PUT /chat/sessions/{id} or POST /api/chat
     # (which makes the chat id a session on first use) succeeded.
-    created = set()
+    # Users exist only where registration (the fuzzer's own sign-up included) or a tenant
+    # owner's POST /api/v1/tenant/users said 201.
+    created, users = set(), set()
     entries = json.loads(har.read_text())["log"]["entries"]
     assert len(entries) > 200, f"only {len(entries)} requests were made"
     for entry in entries:
         url, status = entry["request"]["url"], entry["response"]["status"]
-        if "/chat/start" in url and status == 200:
+        if url.split("?")[0].endswith(("/api/v1/auth/register", "/api/v1/tenant/users")) and status == 201:
+            users.add(json.loads(entry["response"]["content"]["text"])["user"]["id"])
+        elif "/chat/start" in url and status == 200:
             created.add(json.loads(entry["response"]["content"]["text"])["session_id"])
         elif re.search(r"/chat/sessions/[^/?]+", url) and entry["request"]["method"] == "PUT" and status in (200, 201):
             created.add(json.loads(entry["response"]["content"]["text"])["id"])
@@ -49,12 +60,23 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
             created.add(chat.lower() if len(chat) == 36 else chat)  # UUIDs are kept lowercased
     streamed = [e for e in entries if "/chat/stream" in e["request"]["url"] and e["response"]["status"] == 200]
     assert streamed, "the stateful phase never streamed a turn in a session it created (links in /openapi.json?)"
-    keys = redis_cli(redis_url, "--scan")
+    assert users, "the fuzzer never registered a user (is the sign-up in /openapi.json?)"
+    # Quoted, one a line: login meters are named by whatever username was tried.
+    keys = [ast.literal_eval("b" + line).decode("utf-8", "replace") for line in redis_cli(redis_url, "--no-raw", "--scan")]
     for key in keys:
-        match = re.fullmatch(r"confab:\{u:anon:[A-Za-z0-9_.@-]+\}:(sessions|usage|session:([0-9a-f-]{36}|[A-Za-z0-9]{16,64})(:messages)?)", key)
+        if re.fullmatch(r"confab:(usernames|\{t:ten_[a-z0-9]{16}\}:(tenant|members)|\{login(-ip)?:.*\}:[0-9]+|\{ticket:[0-9a-f]{64}\})", key, re.DOTALL):
+            continue
+        if re.fullmatch(r"confab:\{name:([a-z0-9_.-]{3,64})\}", key):
+            assert redis_cli(redis_url, "GET", key)[0] in users, f"{key} names a user that was never registered"
+            continue
+        match = re.fullmatch(r"confab:\{u:(anon:[A-Za-z0-9_.@-]+|usr_[a-z0-9]{16})\}:(sessions|usage|account|keys|agents"
+                             r"|rate:(user|key:key_[a-z0-9]{10}):(req:[0-9]+|tok:[0-9]+|streams)"
+                             r"|session:([0-9a-f-]{36}|[A-Za-z0-9]{16,64})(:messages)?)", key)
         assert match, f"unexpected key {key!r}"
-        if match.group(2):
-            assert match.group(2) in created, f"{key} belongs to no session that was created"
+        if not match.group(1).startswith("anon:"):
+            assert match.group(1) in users, f"{key} belongs to a user that was never registered"
+        if match.group(5):
+            assert match.group(5) in created, f"{key} belongs to no session that was created"
         elif key.endswith(":sessions"):
             members = redis_cli(redis_url, "ZRANGE", key, "0", "-1")
             assert set(members) <= created, f"{key} lists sessions that were never created"

@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import RedisClient
 import Testing
 import TestSupport
@@ -137,6 +138,17 @@ import TestSupport
                 if status != 200 { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(status == 200)
+        }
+    }
+
+    /// `/api/v1/agents/templates` is a route of its own, not an agent id: other methods are a 405
+    /// that names GET only, whatever order the routes were registered in.
+    @Test func aLiteralPathIsNotTakenForAParameter() async throws {
+        try await withConfab { h in
+            for method in [HTTPMethod.PATCH, .DELETE, .PUT, .POST] {
+                let reply = try await h.request(method, "/api/v1/agents/templates")
+                #expect(reply.status == 405 && reply.headers["allow"] == "GET", "\(method): \(reply.status) \(reply.headers)")
+            }
         }
     }
 

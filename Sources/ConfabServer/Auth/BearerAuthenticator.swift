@@ -20,11 +20,17 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         guard let caller = try await authenticate(request: request, context: context) else { return try await next(request, context) }
         var context = context
         context.identity = caller
-        var response = try await next(request, context)
-        if case .user(let user) = caller {
-            for state in [user.requests, user.tokens].compactMap({ $0 }) { response.headers.append(contentsOf: state.headers) }
+        guard case .user(let user) = caller else { return try await next(request, context) }
+        // Every answer to a signed-in user says where its meters stand, errors included.
+        let meters = [user.requests, user.tokens].compactMap { $0 }.reduce(into: HTTPFields()) { $0.append(contentsOf: $1.headers) }
+        do {
+            var response = try await next(request, context)
+            response.headers.append(contentsOf: meters)
+            return response
+        } catch var error as APIError {
+            for field in meters where error.headers[field.name] == nil { error.headers.append(field) }
+            throw error
         }
-        return response
     }
 
     func authenticate(request: Request, context: Context) async throws -> Caller? {

@@ -12,7 +12,7 @@ struct CORS<Context: RequestContext>: RouterMiddleware {
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
             return Response(status: .noContent, headers: [
                 .accessControlAllowOrigin: allowed,
-                .accessControlAllowMethods: "GET, POST, PUT, DELETE, OPTIONS",
+                .accessControlAllowMethods: "GET, POST, PUT, PATCH, DELETE, OPTIONS",
                 .accessControlAllowHeaders: request.headers[.accessControlRequestHeaders] ?? "Content-Type",
                 .accessControlMaxAge: "600",
                 .vary: "Origin",
@@ -21,8 +21,13 @@ struct CORS<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[.accessControlAllowOrigin] = allowed
         response.headers[.vary] = "Origin"
+        // So a page on another origin can read its limits and when to retry.
+        response.headers[.accessControlExposeHeaders] = Self.exposed
         return response
     }
+
+    static var exposed: String { ["requests", "tokens"].flatMap { kind in ["limit", "remaining", "reset"].map { "x-ratelimit-\($0)-\(kind)" } }
+        .joined(separator: ", ") + ", retry-after" }
 
     private func allowedOrigin(_ origin: String) -> String? {
         if origins.contains("*") { return "*" }

@@ -36,15 +36,18 @@ final class RoutePaths: Sendable {
     }
 
     /// The methods of the route matching `path`, where `{name}` matches any one segment; nil
-    /// when no route has this path.
+    /// when no route has this path. Like the router, a literal segment wins over a parameter
+    /// (`/api/v1/agents/templates` is not `/api/v1/agents/{agent_id}`).
     func allowed(at path: String) -> [HTTPRequest.Method]? {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        return methods.first { pattern, _ in
+        let matches = methods.compactMap { pattern, methods -> (parameters: Int, methods: [HTTPRequest.Method])? in
             let parts = pattern.split(separator: "/", omittingEmptySubsequences: false)
-            return parts.count == segments.count && zip(parts, segments).allSatisfy { part, segment in
+            guard parts.count == segments.count, zip(parts, segments).allSatisfy({ part, segment in
                 part.hasPrefix("{") ? !segment.isEmpty : part == segment
-            }
-        }?.value
+            }) else { return nil }
+            return (parts.count { $0.hasPrefix("{") }, methods)
+        }
+        return matches.min { $0.parameters < $1.parameters }?.methods
     }
 }
 
