@@ -34,16 +34,16 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
     }
 
     func authenticate(request: Request, context: Context) async throws -> Caller? {
-        let header = request.headers[values: .authorization]
-        if header.isEmpty {
+        guard request.headers[.authorization] != nil else {
             // Tickets are for streams only (EventSource); anywhere else the header is the way.
-            guard request.method == .get, request.uri.path.hasSuffix("/stream"), let ticket = request.uri.queryParameters["ticket"] else {
-                return nil
-            }
+            // (Checked before the query is parsed: an anonymous turn should not pay for it.)
+            guard request.method == .get, request.uri.path.hasSuffix("/stream"), request.uri.query?.contains("ticket=") == true,
+                  let ticket = request.uri.queryParameters["ticket"] else { return nil }
             let owner = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
             guard let owner else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }
             return try await signIn(owner, key: nil)
         }
+        let header = request.headers[values: .authorization]
         guard header.count == 1, let token = Self.bearer(header[0]) else {
             throw APIError.unauthorized("send credentials as 'Authorization: Bearer <API key or access token>'")
         }

@@ -8,16 +8,25 @@ public enum Caller: Sendable {
     case admin
 }
 
-/// A registered user and what their credentials allow.
-public struct SignedInUser: Sendable {
-    public var account: Account
+/// A registered user and what their credentials allow. A class, so the request context that
+/// carries it through every middleware stays a few words wide.
+public final class SignedInUser: Sendable {
+    public let account: Account
     /// The API key used, if the request came with one (not with an access token).
-    public var key: APIKeyRecord?
+    public let key: APIKeyRecord?
     /// Where this request's turns are metered: the user's defaults and the key's own limits.
-    public var quota: TurnQuota
+    public let quota: TurnQuota
     /// The request meters after counting this request (for `x-ratelimit-*` headers).
-    public var requests: RateLimitState?
-    public var tokens: RateLimitState?
+    public let requests: RateLimitState?
+    public let tokens: RateLimitState?
+
+    init(account: Account, key: APIKeyRecord?, quota: TurnQuota, requests: RateLimitState?, tokens: RateLimitState?) {
+        self.account = account
+        self.key = key
+        self.quota = quota
+        self.requests = requests
+        self.tokens = tokens
+    }
 }
 
 /// Whose data a request works on: a registered user, or in open mode an anonymous name that

@@ -7,11 +7,14 @@ import NIOCore
 public struct ConfabRequestContext: AuthRequestContext, RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Caller?
-    public let clientAddress: String
+    private let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
-        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        remoteAddress = source.channel.remoteAddress
     }
+
+    /// The TCP peer's address (a proxy's, behind one: forwarded headers are not trusted).
+    public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
 }

@@ -53,7 +53,9 @@ struct ChatController: Sendable {
 
     /// `GET /chat/stream?user_id=&session_id=&message=&role=` for EventSource.
     @Sendable func streamFromQuery(_ request: Request, context: Context) async throws -> Response {
-        try await stream(request, context: context, fields: { request.query($0) })
+        // Parsed once: each look-up of `uri.queryParameters` parses the query again.
+        let parameters = request.uri.queryParameters
+        return try await stream(request, context: context, fields: { parameters[$0[...]].map(String.init) })
     }
 
     /// `POST /chat/stream` with the same fields as JSON, for messages too long for a URL.
