@@ -108,6 +108,17 @@ def assert_unauthorized(response, code="invalid_credentials"):
     assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), response.headers
 
 
+def assert_streams_limited(response, limit):
+    """A refusal for streams at once: 429 with Retry-After; the x-ratelimit-* headers stay the
+    request meter's (streams have none of their own)."""
+    assert_error(response, 429, "rate_limit_exceeded")
+    text = response.text
+    assert f"at most {limit} streams at once" in text, text
+    retry = response.headers.get("Retry-After")
+    assert retry is not None and 1 <= int(retry) <= 60, response.headers
+    assert response.headers.get("x-ratelimit-remaining-requests") != "0", response.headers
+
+
 def assert_rate_limited(response, limit, kind="requests"):
     assert_error(response, 429, "rate_limit_exceeded")
     retry = response.headers.get("Retry-After")
@@ -180,6 +191,12 @@ def make_key(base, user, **body):
 
 def me(base, headers):
     return requests.get(f"{base}/api/v1/me", headers=headers, timeout=TIMEOUT)
+
+
+def sessions(base, headers):
+    """A request the request meter refuses when spent (unlike /api/v1/me and the key routes,
+    which are counted but always answered, so a flooded key can still be revoked)."""
+    return requests.get(f"{base}/chat/sessions", headers=headers, timeout=TIMEOUT)
 
 
 SNAPSHOT_SCRIPT = r"""
@@ -1241,7 +1258,7 @@ def test_nothing_is_written_on_any_refusal(redis_url, test_upstream, start_confa
     revoked = make_key(base, b, name="revoked")
     assert requests.delete(f"{base}/api/v1/keys/{revoked['id']}", headers=b.h, timeout=TIMEOUT).status_code == 200
     minute_with_room(redis_url)
-    assert me(base, bearer(one_shot["key"])).status_code == 200  # its one request this minute
+    assert sessions(base, bearer(one_shot["key"])).status_code == 200  # its one request this minute
     wait_idle(redis_url)
     new_id = str(uuid.uuid4())
     ui = {"id": new_id, "messages": [{"role": "user", "parts": [{"type": "text", "text": "hi"}]}]}
@@ -1280,7 +1297,7 @@ def test_nothing_is_written_on_any_refusal(redis_url, test_upstream, start_confa
         (bearer(jwt(claims_for(a.id), secret="x" * 40)), "POST", "/chat/start", {}, None, 401, "invalid_credentials"),
         (bearer(revoked["key"]), "POST", "/chat/start", {}, None, 401, "invalid_credentials"),
         (bearer(one_shot["key"]), "POST", "/chat/start", {}, None, 429, "rate_limit_exceeded"),
-        (bearer(one_shot["key"]), "POST", "/api/v1/keys", {}, {"name": "more"}, 429, "rate_limit_exceeded"),
+        (bearer(one_shot["key"]), "POST", "/api/v1/keys", {}, {"name": "more"}, 403, "key_has_limits"),
         (bearer(one_shot["key"]), "POST", "/api/chat", {}, ui, 429, "rate_limit_exceeded"),
     ]
     uploads = upstream_total(test_upstream)
@@ -1343,16 +1360,18 @@ def test_two_instances_share_rate_limits(two, redis_url):
     key = bearer(made["key"])
     window = minute_with_room(redis_url, seconds=20)
     for i, base in enumerate([one, other, one, other, one]):
-        r = me(base, key)
+        r = sessions(base, key)
         assert r.status_code == 200, r.text
         assert r.headers.get("x-ratelimit-limit-requests") == "5", r.headers
         assert r.headers.get("x-ratelimit-remaining-requests") == str(4 - i), r.headers
         assert r.headers.get("x-ratelimit-reset-requests", "").endswith("s"), r.headers
     for base in (other, one, other):
-        assert_rate_limited(me(base, key), 5)
+        assert_rate_limited(sessions(base, key), 5)
         assert_rate_limited(requests.post(f"{base}/chat/start", headers=key, timeout=TIMEOUT), 5)
-    # A refusal counts nothing: the key's meter holds the five.
-    assert redis_cli(redis_url, "GET", f"confab:{{u:{user.id}}}:rate:key:{made['id']}:req:{window}") == ["5"]
+    # Counted but answered: the owner of a flooded key can still see and revoke it.
+    assert me(one, key).status_code == 200
+    # A refusal counts nothing: the key's meter holds the five (and the /me above).
+    assert redis_cli(redis_url, "GET", f"confab:{{u:{user.id}}}:rate:key:{made['id']}:req:{window}") == ["6"]
     # The limit is the key's: the user's other credentials are under the user's (default 600).
     r = me(other, bearer(user.token))
     assert r.status_code == 200 and r.headers.get("x-ratelimit-limit-requests") == "600", r.headers
@@ -1726,12 +1745,12 @@ def test_requests_per_minute_limit(redis_url, test_upstream, start_confab):
     user, other = register(base), register(base)
     window = minute_with_room(redis_url, seconds=20)
     for i in range(5):
-        r = me(base, user.h if i % 2 else bearer(user.token))
+        r = sessions(base, user.h if i % 2 else bearer(user.token))
         assert r.status_code == 200, r.text
         assert (r.headers.get("x-ratelimit-limit-requests"), r.headers.get("x-ratelimit-remaining-requests")) == ("5", str(4 - i))
     before = snapshot(redis_url)
     assert_rate_limited(requests.post(f"{base}/chat/start", headers=user.h, timeout=TIMEOUT), 5)
-    assert_rate_limited(me(base, bearer(user.token)), 5)
+    assert_rate_limited(sessions(base, bearer(user.token)), 5)
     assert_same(before, snapshot(redis_url), "rate-limited requests")
     assert redis_cli(redis_url, "GET", f"confab:{{u:{user.id}}}:rate:user:req:{window}") == ["5"]
     assert me(base, other.h).status_code == 200
@@ -1752,7 +1771,9 @@ def test_tokens_per_minute_limit(redis_url, test_upstream, start_confab):
     before = snapshot(redis_url)
     status, text, refused = stream(base, user.h, session, "one more")
     assert_rate_limited(refused, 40, kind="tokens")
-    assert_rate_limited(me(base, user.h), 40, kind="tokens")
+    # Only new turns wait for the token meter; reads go on and say where it stands.
+    r = me(base, user.h)
+    assert r.status_code == 200 and r.headers.get("x-ratelimit-remaining-tokens") == "0", r.headers
     assert_same(before, snapshot(redis_url), "token-limited requests")
 
 
@@ -1795,7 +1816,7 @@ def poll_stream(base, headers, session, message, timeout=30):
         status, text, response = stream(base, headers, session, message)
         if status == 200:
             return text
-        assert_rate_limited(response, response.headers.get("x-ratelimit-limit-requests"))
+        assert_error(response, 429, "rate_limit_exceeded")
         time.sleep(0.1)
     pytest.fail(f"no stream slot came free within {timeout} s")
 
@@ -1813,7 +1834,7 @@ def test_streams_at_once_limit(redis_url, test_upstream, start_confab):
         calls = upstream_total(test_upstream)
         for creds in (user.h, bearer(user.token)):
             status, text, refused = stream(base, creds, sessions[2], "a third")
-            assert_rate_limited(refused, 2)
+            assert_streams_limited(refused, 2)
         assert_same(before, snapshot(redis_url), "a refused stream")
         assert upstream_total(test_upstream) == calls
         # Another user has slots of their own.
@@ -1838,14 +1859,14 @@ def test_key_stream_limit_is_its_own_scope(redis_url, test_upstream, start_confa
         held.append(open_stream(base, key, sessions[0], SLOW))
         assert held[0].status_code == 200, held[0].text
         status, text, refused = stream(base, key, sessions[1], "second on the key")
-        assert_rate_limited(refused, 1)
+        assert_streams_limited(refused, 1)
         # The user's scope still has room: the default key streams.
         held.append(open_stream(base, user.h, sessions[1], SLOW))
         held.append(open_stream(base, bearer(user.token), sessions[2], SLOW))
         assert [r.status_code for r in held] == [200, 200, 200]
         # Now the user's scope is full (3), whatever the credentials.
         status, text, refused = stream(base, user.h, sessions[3], "fourth")
-        assert_rate_limited(refused, 3)
+        assert_streams_limited(refused, 3)
         held.pop(0).close()
         assert reply_text(poll_stream(base, key, sessions[3], "key again")) == "Echo: key again"
     finally:

@@ -92,8 +92,8 @@ import TestSupport
             async let slow = h.stream("/chat/stream?session_id=\(first)&message=%5B%5Btokens%3D60%5D%5D%20%5B%5Bdelay%3D20%5D%5D%20go", headers: key)
             try await h.waitUntilStreaming(storeID: carol.id, first)
             let refused = try await h.stream("/chat/stream?session_id=\(second)&message=also", headers: key)
-            #expect(refused.status == 429)
-            #expect(refused.headers["retry-after"] != nil && refused.headers["x-ratelimit-limit-requests"] == "1")
+            #expect(refused.status == 429 && refused.data.joined().contains("at most 1 streams at once"))
+            #expect(refused.headers["retry-after"] != nil && refused.headers["x-ratelimit-limit-requests"] == "600")
             #expect(try await h.history(key, second).isEmpty, "the refused turn wrote nothing")
             // The user's own limit (16) is not the key's: the access token still streams.
             let other = try await h.stream("/chat/stream?session_id=\(second)&message=token", headers: ["Authorization": "Bearer \(carol.token)"])
@@ -111,13 +111,17 @@ import TestSupport
             let session = try #require(try await h.send(.POST, "/chat/start", headers: dan.auth).json["session_id"] as? String)
             let turn = try await h.stream("/chat/stream?session_id=\(session)&message=%5B%5Btokens%3D30%5D%5D%20spend", headers: dan.auth)
             #expect(turn.last["status"] as? String == "complete")
-            let refused = try await h.send(.GET, "/chat/sessions", headers: dan.auth)
-            #expect(refused.status == 429 && refused.errorCode == "rate_limit_exceeded")
+            let refused = try await h.stream("/chat/stream?session_id=\(session)&message=more", headers: dan.auth)
+            #expect(refused.status == 429 && refused.data.joined().contains("rate_limit_exceeded"))
             #expect(refused.headers["x-ratelimit-limit-tokens"] == "20" && refused.headers["x-ratelimit-remaining-tokens"] == "0")
             #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 >= 1)
+            // Only new turns wait for the meter: the history still reads, and says where it stands.
+            let history = try await h.send(.GET, "/chat/history?session_id=\(session)", headers: dan.auth)
+            #expect(history.status == 200 && history.headers["x-ratelimit-remaining-tokens"] == "0")
             // Another user is not affected.
             let erin = try await h.register("tokens-erin")
-            #expect(try await h.send(.GET, "/chat/sessions", headers: erin.auth).status == 200)
+            let own = try #require(try await h.send(.POST, "/chat/start", headers: erin.auth).json["session_id"] as? String)
+            #expect(try await h.stream("/chat/stream?session_id=\(own)&message=hi", headers: erin.auth).last["status"] as? String == "complete")
         }
     }
 

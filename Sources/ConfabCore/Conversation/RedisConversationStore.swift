@@ -126,7 +126,7 @@ public struct RedisConversationStore: ConversationStore {
             RedisScripts.finishTurn,
             keys: [keys.session(finish.session), keys.messages(finish.session), keys.sessions,
                    keys.lock(finish.session), keys.debug(finish.reply.id), keys.usage]
-                + Self.slots(finish.quota, keys) + Self.tokenMeters(finish.quota, keys, now: finish.reply.timestamp),
+                + Self.slots(finish.quota, keys) + Self.tokenMeters(finish.quota, keys, now: finish.reply.timestamp) + [keys.account],
             arguments: [finish.lockToken, try Self.json(finish.reply), cap, ttlSeconds, finish.reply.timestamp,
                         finish.session, usage?.promptTokens ?? 0, usage?.completionTokens ?? 0,
                         finish.debugCapture ?? "", debugTTLSeconds, finish.reply.id,

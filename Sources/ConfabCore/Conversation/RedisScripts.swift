@@ -81,14 +81,14 @@ enum RedisScripts {
     ///
     /// KEYS[7], KEYS[8]: the stream slots the turn holds (freed); KEYS[9], KEYS[10]: the token
     /// meters of the user's and the key's scope, ARGV[12]: tokens to count in them (0 for none).
-    /// Nothing is written for a session deleted meanwhile (its user may be gone with it).
+    /// KEYS[11]: the account: tokens count while it exists (a session deleted mid-reply does not
+    /// escape the limit; a user deleted mid-reply leaves no meter behind).
     static let finishTurn = RedisScript("""
         if redis.call('GET', KEYS[4]) == ARGV[1] then redis.call('DEL', KEYS[4]) end
         if redis.call('HGET', KEYS[1], 'last_reply') == ARGV[11] then return 1 end
         redis.call('ZREM', KEYS[7], ARGV[1])
         redis.call('ZREM', KEYS[8], ARGV[1])
-        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        if tonumber(ARGV[12]) > 0 then
+        if tonumber(ARGV[12]) > 0 and redis.call('EXISTS', KEYS[11]) == 1 then
             redis.call('INCRBY', KEYS[9], ARGV[12])
             redis.call('EXPIRE', KEYS[9], 120)
             if KEYS[10] ~= KEYS[9] then
@@ -96,6 +96,7 @@ enum RedisScripts {
                 redis.call('EXPIRE', KEYS[10], 120)
             end
         end
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         redis.call('LPUSH', KEYS[2], ARGV[2])
         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
         redis.call('EXPIRE', KEYS[2], ARGV[4])

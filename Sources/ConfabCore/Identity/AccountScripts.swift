@@ -5,7 +5,8 @@ enum AccountScripts {
     /// KEYS: account, API keys, request meter of the user, of the key, token meter of the user,
     /// of the key (without a key the key's meters are the user's again).
     /// ARGV: key id ('' for an access token), the presented key's SHA-256, the user's requests
-    /// and tokens per minute ('' for no limit).
+    /// and tokens per minute ('' for no limit), '1' to refuse over the request limits, '1' to
+    /// refuse while the token limits are spent.
     /// Checks every meter before counting the request in any, so a refusal counts nothing.
     static let authenticate = RedisScript("""
         local account = redis.call('HGETALL', KEYS[1])
@@ -25,10 +26,14 @@ enum AccountScripts {
         local kreq = tonumber(redis.call('GET', KEYS[4]) or '0')
         local utok = tonumber(redis.call('GET', KEYS[5]) or '0')
         local ktok = tonumber(redis.call('GET', KEYS[6]) or '0')
-        if ARGV[3] ~= '' and ureq >= tonumber(ARGV[3]) then return {'limited', 'requests', ARGV[3]} end
-        if krpm ~= '' and kreq >= tonumber(krpm) then return {'limited', 'requests', krpm} end
-        if ARGV[4] ~= '' and utok >= tonumber(ARGV[4]) then return {'limited', 'tokens', ARGV[4]} end
-        if ktpm ~= '' and ktok >= tonumber(ktpm) then return {'limited', 'tokens', ktpm} end
+        if ARGV[5] == '1' then
+            if ARGV[3] ~= '' and ureq >= tonumber(ARGV[3]) then return {'limited', 'requests', ARGV[3]} end
+            if krpm ~= '' and kreq >= tonumber(krpm) then return {'limited', 'requests', krpm} end
+        end
+        if ARGV[6] == '1' then
+            if ARGV[4] ~= '' and utok >= tonumber(ARGV[4]) then return {'limited', 'tokens', ARGV[4]} end
+            if ktpm ~= '' and ktok >= tonumber(ktpm) then return {'limited', 'tokens', ktpm} end
+        end
         ureq = redis.call('INCR', KEYS[3])
         redis.call('EXPIRE', KEYS[3], 120)
         if ARGV[1] ~= '' then

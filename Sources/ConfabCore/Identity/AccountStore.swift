@@ -38,9 +38,9 @@ public protocol AccountStore: Sendable {
     func clearLoginAttempts(username: String) async throws
 
     /// Stores a single-use stream ticket under the SHA-256 of its secret.
-    func putTicket(hash: String, owner: String, ttlSeconds: Int) async throws
-    /// Takes a ticket (at most once): the user id it was issued to.
-    func takeTicket(hash: String) async throws -> String?
+    func putTicket(hash: String, _ ticket: StreamTicket, ttlSeconds: Int) async throws
+    /// Takes a ticket (at most once): whom it was issued to.
+    func takeTicket(hash: String) async throws -> StreamTicket?
 
     /// Users whose username starts with `prefix` (exactly: no other match), as (username, id).
     func users(withPrefix prefix: String) async throws -> [(username: String, id: String)]
@@ -51,6 +51,20 @@ public protocol AccountStore: Sendable {
     func deleteTenant(id: String) async throws -> DeletionCounts?
     /// What a tenant holds: users, agents, sessions, messages, tokens.
     func stats(tenant: String) async throws -> TenantStats
+}
+
+/// Whom a stream ticket stands for: the user, and the API key it was asked for with (so a
+/// stream opened with the ticket is held to that key's limits, and fails if it is revoked).
+public struct StreamTicket: Codable, Sendable, Equatable {
+    public var user: String
+    public var keyID: String?
+    public var keyHash: String?
+
+    public init(user: String, keyID: String? = nil, keyHash: String? = nil) {
+        self.user = user
+        self.keyID = keyID
+        self.keyHash = keyHash
+    }
 }
 
 /// What `register` did.
@@ -67,6 +81,10 @@ public struct AuthCheck: Sendable {
     /// The user's default limits (the key's own are read with it).
     public var userLimits: RateLimits
     public var now: Double
+    /// Refuse a request over the request meters (else count it only).
+    public var enforceRequests = true
+    /// Refuse a request while the token meters are spent (turns; other routes only count).
+    public var enforceTokens = true
 
     public init(user: String, key: (id: String, hash: String)?, userLimits: RateLimits, now: Double) {
         self.user = user

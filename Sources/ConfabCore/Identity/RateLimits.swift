@@ -32,7 +32,7 @@ public struct RateScope: Sendable, Equatable {
     }
 }
 
-/// A limit that refused a request: which, its size, and seconds until it frees up.
+/// Where one meter stands: which limit, its size, what is left and seconds until it resets.
 public struct RateLimitState: Sendable, Equatable {
     public enum Kind: String, Sendable { case requests, tokens, streams }
     public var kind: Kind

@@ -65,12 +65,14 @@ public struct RedisAccountStore: AccountStore {
             keys: [keys.account, keys.apiKeys, keys.requestMeter("user", window: window), keys.requestMeter(keyScope, window: window),
                    keys.tokenMeter("user", window: window), keys.tokenMeter(keyScope, window: window)],
             arguments: [check.key?.id ?? "", check.key?.hash ?? "", check.userLimits.requestsPerMinute.map(String.init) ?? "",
-                        check.userLimits.tokensPerMinute.map(String.init) ?? ""])
+                        check.userLimits.tokensPerMinute.map(String.init) ?? "", check.enforceRequests ? "1" : "0",
+                        check.enforceTokens ? "1" : "0"])
         let parts = reply.array ?? []
         let reset = 60 - Int(check.now) % 60
         switch parts.first?.string {
         case "ok":
-            guard parts.count == 9, let account = Self.account(Self.fields(parts[1])) else { return .unknown }
+            guard parts.count == 9 else { throw RedisError.protocolError("unexpected reply to authenticate: \(reply)") }
+            guard let account = Self.account(Self.fields(parts[1])) else { return .unknown }
             let key = parts[2].string.flatMap { $0.isEmpty ? nil : try? JSONDecoder().decode(APIKeyRecord.self, from: Data($0.utf8)) }
             func tightest(_ kind: RateLimitState.Kind, user: (limit: Int?, used: Int), key: (limit: Int?, used: Int)) -> RateLimitState? {
                 [user, key].compactMap { pair in pair.limit.map { RateLimitState(kind: kind, limit: $0, remaining: max(0, $0 - pair.used),
@@ -85,8 +87,11 @@ public struct RedisAccountStore: AccountStore {
         case "limited":
             let kind = RateLimitState.Kind(rawValue: parts.count > 1 ? parts[1].string ?? "" : "") ?? .requests
             return .limited(RateLimitState(kind: kind, limit: parts.count > 2 ? parts[2].int ?? 0 : 0, remaining: 0, resetSeconds: reset))
-        default:
+        case "unknown":
             return .unknown
+        default:
+            // A Redis fault must never look like bad credentials.
+            throw RedisError.protocolError("unexpected reply to authenticate: \(reply)")
         }
     }
 
@@ -137,12 +142,13 @@ public struct RedisAccountStore: AccountStore {
         _ = try await redis.delete([IdentityKeys.loginByName(username, window: RedisKeys.window(Date().timeIntervalSince1970))])
     }
 
-    public func putTicket(hash: String, owner: String, ttlSeconds: Int) async throws {
-        try await redis.set(IdentityKeys.ticket(hash), owner, expireSeconds: ttlSeconds)
+    public func putTicket(hash: String, _ ticket: StreamTicket, ttlSeconds: Int) async throws {
+        try await redis.set(IdentityKeys.ticket(hash), Array(try JSONEncoder().encode(ticket)), expireSeconds: ttlSeconds)
     }
 
-    public func takeTicket(hash: String) async throws -> String? {
-        try await redis.send(RedisCommand("GETDEL", IdentityKeys.ticket(hash))).check().string
+    public func takeTicket(hash: String) async throws -> StreamTicket? {
+        guard case .bulk(let bytes) = try await redis.send(RedisCommand("GETDEL", IdentityKeys.ticket(hash))).check() else { return nil }
+        return try? JSONDecoder().decode(StreamTicket.self, from: Data(bytes))
     }
 
     public func users(withPrefix prefix: String) async throws -> [(username: String, id: String)] {

@@ -10,7 +10,7 @@ public struct IdentitySettings: Sendable {
     public var bcryptCost = 11
     public var loginAttemptsPerUsername = 10
     public var loginAttemptsPerAddress = 60
-    /// A user's limits when the key used carries none of its own (nil: no limit).
+    /// Every user's limits, over all their credentials; a key's own limits apply on top (nil: no limit).
     public var userLimits = RateLimits(requestsPerMinute: 600, tokensPerMinute: nil, concurrentStreams: 16)
     public var ticketSeconds = 60
     public var maxKeysPerUser = 20

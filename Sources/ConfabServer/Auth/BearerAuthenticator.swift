@@ -39,9 +39,10 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
             // (Checked before the query is parsed: an anonymous turn should not pay for it.)
             guard request.method == .get, request.uri.path.hasSuffix("/stream"), request.uri.query?.contains("ticket=") == true,
                   let ticket = request.uri.queryParameters["ticket"] else { return nil }
-            let owner = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
-            guard let owner else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }
-            return try await signIn(owner, key: nil)
+            let holder = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
+            guard let holder else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }
+            let key = holder.keyID.flatMap { id in holder.keyHash.map { (id: id, hash: $0) } }
+            return try await signIn(holder.user, key: key, request)
         }
         let header = request.headers[values: .authorization]
         guard header.count == 1, let token = Self.bearer(header[0]) else {
@@ -50,17 +51,22 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         if let admin = settings.adminToken, Self.constantTimeEqual(token, admin) { return .admin }
         if token.hasPrefix("cfk_") {
             guard let key = APIKeySecret(parsing: token) else { throw APIError.unauthorized("the API key is not valid") }
-            return try await signIn(key.userID, key: key)
+            return try await signIn(key.userID, key: (key.keyID, key.hash), request)
         }
         guard let user = await tokens.userID(from: token) else {
             throw APIError.unauthorized("the access token is not valid (malformed, expired, or not signed by this service)")
         }
-        return try await signIn(user, key: nil)
+        return try await signIn(user, key: nil, request)
     }
 
-    private func signIn(_ userID: String, key: APIKeySecret?) async throws -> Caller {
-        let check = AuthCheck(user: userID, key: key.map { ($0.keyID, $0.hash) }, userLimits: settings.userLimits,
-                              now: Date().timeIntervalSince1970)
+    /// One round trip: the account, the key, the meters. A user's own key routes and `/me` are
+    /// counted but never refused (a leaked key flooding the meter cannot stop its revocation);
+    /// the token limit refuses only new turns.
+    private func signIn(_ userID: String, key: (id: String, hash: String)?, _ request: Request) async throws -> Caller {
+        let path = request.uri.path
+        var check = AuthCheck(user: userID, key: key, userLimits: settings.userLimits, now: Date().timeIntervalSince1970)
+        check.enforceRequests = !(path == "/api/v1/me" || path == "/api/v1/keys" || path.hasPrefix("/api/v1/keys/"))
+        check.enforceTokens = path == "/chat/stream" || path == "/api/chat"
         switch try await storage({ try await accounts.authenticate(check) }) {
         case .unknown:
             throw APIError.unauthorized(key == nil ? "the user of this token no longer exists" : "the API key is not valid or was revoked")
@@ -114,7 +120,8 @@ extension APIError {
     }
 
     static func rateLimited(_ state: RateLimitState) -> APIError {
-        var headers = state.headers
+        // Streams at once have no x-ratelimit header of their own; the request meter's stay true.
+        var headers = state.kind == .streams ? HTTPFields() : state.headers
         headers[.retryAfter] = String(max(1, state.resetSeconds))
         let what = switch state.kind {
         case .requests: "requests per minute"

@@ -70,8 +70,8 @@ struct AuthController: Sendable {
     @Sendable func ticket(_ request: Request, context: Context) async throws -> Response {
         let user = try validate.signedIn(context)
         let ticket = "cft_" + Identifier.random(32, secret: true)
-        try await storage { try await accounts.putTicket(hash: APIKeySecret.sha256(ticket), owner: user.account.id,
-                                                         ttlSeconds: settings.ticketSeconds) }
+        let holder = StreamTicket(user: user.account.id, keyID: user.key?.id, keyHash: user.key?.hash)
+        try await storage { try await accounts.putTicket(hash: APIKeySecret.sha256(ticket), holder, ttlSeconds: settings.ticketSeconds) }
         return try JSONBody.response(["ticket": .string(ticket), "expires_in": JSONValue.number(Double(settings.ticketSeconds))],
                                      status: .created)
     }
@@ -112,7 +112,10 @@ struct AccountCreation {
             throw APIError(.conflict, code: "username_taken", "that username is taken")
         }
         // A new user has no keys, so the first is always made.
-        return try await KeyIssuer(accounts: accounts).issue(for: account.id, name: "default", limits: RateLimits(), most: 1)!
+        guard let key = try await KeyIssuer(accounts: accounts).issue(for: account.id, name: "default", limits: RateLimits(), most: 1) else {
+            throw APIError(.conflict, code: "username_taken", "that username is taken")
+        }
+        return key
     }
 }
 

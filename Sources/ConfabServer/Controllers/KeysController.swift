@@ -19,6 +19,10 @@ struct KeysController: Sendable {
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         var request = request
         let user = try validate.signedIn(context)
+        // Else a limited key could make itself an unlimited one.
+        if let key = user.key, !key.limits.isEmpty {
+            throw APIError(.forbidden, code: "key_has_limits", "a key with limits cannot make keys; use an access token or an unlimited key")
+        }
         let body = try await validate.decode(KeyRequest.self, from: &request)
         let name = try validate.displayName(body.name ?? "key", field: "name")
         let limits = try validate.limits(body.limits)
