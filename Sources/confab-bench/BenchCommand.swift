@@ -68,7 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
         // (one more Redis round trip: the key, the account and the rate meters in one script).
         for users in Self.levels(authLevels) {
             report.levels.append(try await variantLevel("auth", users: users, Target.confab(confabClient, auth: true),
-                                                        reply: "\(workload), each turn with an API key", observer, upstreamClient))
+                                                        reply: "API key: \(workload), each turn with its own user's key", observer, upstreamClient))
         }
         // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
         // (a second model call, two tool runs, the larger prompt and stored reply).
