@@ -42,6 +42,8 @@ private func addAPIRoutes(to routes: RouteTable<ConfabRequestContext>, _ depende
     AgentsController(accounts: accounts, templates: turns.templates, tools: turns.tools, validate: validation).addRoutes(to: routes)
     TenantController(accounts: accounts, passwords: dependencies.passwords, validate: validation).addRoutes(to: routes)
     AdminController(accounts: accounts, validate: validation).addRoutes(to: routes)
+    let completions = ChatCompletions(turns: turns, validate: validation, models: ModelCatalog(turns: turns, accounts: accounts))
+    OpenAIChatController(completions: completions).addRoutes(to: routes)
 }
 
 /// The HTTP application on the configured host and port.

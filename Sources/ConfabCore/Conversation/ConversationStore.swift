@@ -33,10 +33,30 @@ public protocol ConversationStore: Sendable {
     /// The user's token usage over all sessions.
     func usage(user: String) async throws -> Usage
 
+    /// Adds messages a client wrote itself (an OpenAI conversation's items), oldest first, after
+    /// the newest; false when the session is unknown.
+    func appendMessages(user: String, session: String, messages: [ChatMessage], now: Double) async throws -> Bool
+    /// Removes one message; false when the session or the message is unknown.
+    func deleteMessage(user: String, session: String, messageID: String) async throws -> Bool
+    /// A JSON document a front door keeps with a session (Open WebUI's chat as its client sent
+    /// it, an OpenAI conversation's metadata): kept and deleted with the session, never parsed
+    /// by the store. Nil when the session or the document does not exist.
+    func document(user: String, session: String, name: SessionDocument) async throws -> String?
+    /// Saves one; false when the session is unknown.
+    func saveDocument(user: String, session: String, name: SessionDocument, json: String) async throws -> Bool
+
     /// The raw upstream exchange kept for a reply when debug capture is on.
     func debugCapture(user: String, messageID: String) async throws -> String?
     /// Throws when the store cannot be reached.
     func ping() async throws
+}
+
+/// The documents a session can carry, one per front door that needs one.
+public enum SessionDocument: String, Sendable {
+    /// Open WebUI's chat object (its title, message tree, files), stored as its client sent it.
+    case openWebUIChat = "doc:openwebui"
+    /// An OpenAI conversation's `metadata`.
+    case conversationMetadata = "doc:metadata"
 }
 
 /// What the first round trip of a turn needs.

@@ -7,6 +7,7 @@ public actor InMemoryConversationStore: ConversationStore {
         var info: SessionInfo
         var messages: [ChatMessage] = []  // newest first, like the Redis list
         var lock: String?
+        var documents: [SessionDocument: String] = [:]
     }
 
     private let cap: Int
@@ -118,6 +119,30 @@ public actor InMemoryConversationStore: ConversationStore {
     public func usage(user: String) -> Usage {
         let usage = usageByUser[user] ?? Usage(promptTokens: 0, completionTokens: 0)
         return Usage(promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
+    }
+
+    public func appendMessages(user: String, session: String, messages: [ChatMessage], now: Double) -> Bool {
+        guard sessions[user]?[session] != nil else { return false }
+        for message in messages { store(message, in: &sessions[user]![session]!) }
+        sessions[user]![session]!.info.updatedAt = now
+        return true
+    }
+
+    public func deleteMessage(user: String, session: String, messageID: String) -> Bool {
+        guard let index = sessions[user]?[session]?.messages.firstIndex(where: { $0.id == messageID }) else { return false }
+        sessions[user]![session]!.messages.remove(at: index)
+        sessions[user]![session]!.info.messageCount -= 1
+        return true
+    }
+
+    public func document(user: String, session: String, name: SessionDocument) -> String? {
+        sessions[user]?[session]?.documents[name]
+    }
+
+    public func saveDocument(user: String, session: String, name: SessionDocument, json: String) -> Bool {
+        guard sessions[user]?[session] != nil else { return false }
+        sessions[user]![session]!.documents[name] = json
+        return true
     }
 
     public func debugCapture(user: String, messageID: String) -> String? { captures[messageID] }

@@ -30,7 +30,7 @@ public struct RedisConversationStore: ConversationStore {
         let ids = try await redis.send(RedisCommand("ZREVRANGE", keys.sessions, 0, limit - 1)).check()
             .array?.compactMap(\.string) ?? []
         guard !ids.isEmpty else { return [] }
-        let metas = try await redis.pipeline(ids.map { RedisCommand("HGETALL", keys.session($0)) })
+        let metas = try await redis.pipeline(ids.map { Self.sessionFields(keys.session($0)) })
         return zip(ids, metas).compactMap { id, meta in Self.sessionInfo(id: id, hash: meta) }
     }
 
@@ -143,7 +143,31 @@ public struct RedisConversationStore: ConversationStore {
     }
 
     public func session(user: String, id: String) async throws -> SessionInfo? {
-        Self.sessionInfo(id: id, hash: try await redis.send(RedisCommand("HGETALL", RedisKeys(user: user).session(id))).check())
+        Self.sessionInfo(id: id, hash: try await redis.send(Self.sessionFields(RedisKeys(user: user).session(id))).check())
+    }
+
+    public func appendMessages(user: String, session: String, messages: [ChatMessage], now: Double) async throws -> Bool {
+        let keys = RedisKeys(user: user)
+        let title = messages.first { $0.role == .user }.map { SessionInfo.title(from: $0.content) } ?? ""
+        var arguments: [any RedisArgument] = [cap, ttlSeconds, now, session, title]
+        for message in messages { arguments.append(try Self.json(message)) }
+        return try await redis.eval(RedisScripts.appendMessages, keys: [keys.session(session), keys.messages(session), keys.sessions],
+                                    arguments: arguments).int == 1
+    }
+
+    public func deleteMessage(user: String, session: String, messageID: String) async throws -> Bool {
+        let keys = RedisKeys(user: user)
+        return try await redis.eval(RedisScripts.deleteMessage, keys: [keys.session(session), keys.messages(session)],
+                                    arguments: [messageID]).int == 1
+    }
+
+    public func document(user: String, session: String, name: SessionDocument) async throws -> String? {
+        try await redis.send(RedisCommand("HGET", RedisKeys(user: user).session(session), name.rawValue)).check().string
+    }
+
+    public func saveDocument(user: String, session: String, name: SessionDocument, json: String) async throws -> Bool {
+        try await redis.eval(RedisScripts.saveDocument, keys: [RedisKeys(user: user).session(session)],
+                             arguments: [name.rawValue, json]).int == 1
     }
 
     public func upsertSession(user: String, id: String, title: String?, persona: String?, defaultPersona: String, now: Double,
@@ -203,12 +227,18 @@ public struct RedisConversationStore: ConversationStore {
         }
     }
 
+    /// The fields a session is listed with (not the documents, which may be large).
+    static let listedFields = ["title", "persona", "created_at", "updated_at", "count", "prompt_tokens", "completion_tokens"]
+
+    static func sessionFields(_ key: String) -> RedisCommand {
+        RedisCommand("HMGET", [key] + listedFields)
+    }
+
+    /// A session from its `sessionFields` reply; nil when it does not exist (no field set).
     static func sessionInfo(id: String, hash: RedisValue) -> SessionInfo? {
-        guard let flat = hash.array, !flat.isEmpty else { return nil }
+        guard let values = hash.array, values.contains(where: { $0.string != nil }) else { return nil }
         var fields: [String: String] = [:]
-        for pair in stride(from: 0, to: flat.count - 1, by: 2) {
-            if let key = flat[pair].string { fields[key] = flat[pair + 1].string }
-        }
+        for (name, value) in zip(listedFields, values) { fields[name] = value.string }
         return SessionInfo(
             id: id, title: fields["title"] ?? "", persona: fields["persona"] ?? "",
             createdAt: Double(fields["created_at"] ?? "") ?? 0, updatedAt: Double(fields["updated_at"] ?? "") ?? 0,

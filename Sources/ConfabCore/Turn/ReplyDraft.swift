@@ -169,6 +169,12 @@ struct ReplyDraft {
         }
     }
 
+    /// Records a call the client will run: it has no result here.
+    mutating func recordClientCall(_ call: Call) {
+        usedMoreThanText = true
+        parts.append(.tool(MessagePart.ToolPart(callID: call.id, name: call.name, input: call.input)))
+    }
+
     /// The `tool` messages that give the model the results of the calls `ids` (recorded already).
     func toolResults(for ids: [String]) -> [PromptMessage] {
         ids.map { id in

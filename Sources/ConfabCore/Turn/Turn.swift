@@ -69,8 +69,13 @@ public final class Turn: Sendable {
     public let userMessage: ChatMessage
     public let replyID: String
     let prompt: [PromptMessage]
-    /// The tools the persona's model is offered.
+    /// The tools the model is offered: the persona's, run here, or the client's own.
     let tools: [ToolSpec]
+    /// The tools are the client's (an OpenAI-compatible caller declared them): the model's calls
+    /// end the turn and go back to the client, which runs them, as OpenAI's API does.
+    public let toolsRunByClient: Bool
+    /// False for a turn the client keeps no session of (a stateless completion): nothing is stored.
+    public let stored: Bool
     let lockToken: String
     /// The caller's meters: the turn's stream slots are freed and its tokens counted when it is stored.
     let quota: TurnQuota
@@ -82,15 +87,17 @@ public final class Turn: Sendable {
     private let ran = Atomic<Bool>(false)
 
     private init(user: String, session: String, persona: Persona, userMessage: ChatMessage, replyID: String,
-                 prompt: [PromptMessage], tools: [ToolSpec], lockToken: String, quota: TurnQuota, capture: DebugCapture?,
-                 environment: TurnEnvironment, abandon: @escaping @Sendable () -> Void) {
+                 prompt: [PromptMessage], clientTools: [ToolSpec], stored: Bool, lockToken: String, quota: TurnQuota,
+                 capture: DebugCapture?, environment: TurnEnvironment, abandon: @escaping @Sendable () -> Void) {
         self.user = user
         self.session = session
         self.persona = persona
         self.userMessage = userMessage
         self.replyID = replyID
         self.prompt = prompt
-        self.tools = tools
+        self.tools = clientTools.isEmpty ? environment.tools.specs(for: persona) : clientTools
+        self.toolsRunByClient = !clientTools.isEmpty
+        self.stored = stored
         self.lockToken = lockToken
         self.quota = quota
         self.capture = capture
@@ -108,7 +115,12 @@ public final class Turn: Sendable {
     /// the AI SDK's chat id is made up by the client.
     /// `personaID` may name one of the user's agents (`agt_…`): the store checks it is theirs.
     /// `quota` holds the caller's stream limits, checked in the same round trip.
+    /// `prompt` says where the earlier messages come from: the stored window (Confab keeps the
+    /// history), or the client, which sent them all (then the window is not read, and only the new
+    /// message and the reply are stored, so nothing counts twice). `clientTools` are tools the
+    /// client runs itself.
     public static func begin(user: String, session: String, personaID: String?, message: String,
+                             prompt input: TurnPrompt = .history(), clientTools: [ToolSpec] = [],
                              createSession: Bool = false, maxSessions: Int = .max, quota: TurnQuota = TurnQuota(),
                              in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
         // No persona asked for: the session's own (learnt in the same round trip), else the default.
@@ -118,7 +130,7 @@ public final class Turn: Sendable {
         let userMessage = ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: asked)
         let lockToken = UUID().uuidString
         let start = TurnStart(user: user, session: session, persona: asked ?? "", message: userMessage,
-                              window: environment.settings.prompt.window, lockToken: lockToken,
+                              window: input.readsHistory ? environment.settings.prompt.window : 0, lockToken: lockToken,
                               lockMilliseconds: environment.settings.lockMilliseconds,
                               createIfMissing: createSession, maxSessions: maxSessions,
                               defaultPersona: environment.personas.defaultID, quota: quota)
@@ -136,7 +148,7 @@ public final class Turn: Sendable {
         case .streamLimit(let limit): throw .streamLimit(limit)
         case .started(let window, let sessionPersona, let agent):
             let persona = environment.persona(asked ?? sessionPersona, agent: agent)
-            let prompt = environment.settings.prompt.prompt(persona: persona, history: window, message: message)
+            let prompt = input.messages(persona: persona, history: window, message: message, builder: environment.settings.prompt)
             let replyID = UUID().uuidString.lowercased()
             // If `run` never happens, an empty partial reply is stored and the session's lock freed.
             var abandoned = reply(id: replyID, text: "", persona: persona, in: environment)
@@ -145,13 +157,27 @@ public final class Turn: Sendable {
             let finish = TurnFinish(user: user, session: session, reply: abandoned, lockToken: lockToken, debugCapture: nil, quota: quota)
             let (store, metrics) = (environment.store, environment.metrics)
             return Turn(user: user, session: session, persona: persona, userMessage: userMessage, replyID: replyID,
-                        prompt: prompt, tools: environment.tools.specs(for: persona), lockToken: lockToken, quota: quota,
+                        prompt: prompt, clientTools: clientTools, stored: true, lockToken: lockToken, quota: quota,
                         capture: environment.settings.debugCapture ? DebugCapture() : nil, environment: environment,
                         abandon: {
                             metrics.ended(.partial)
                             Task { try? await store.finishTurn(finish) }
                         })
         }
+    }
+
+    /// A turn kept nowhere: a stateless completion whose client sends the whole conversation and
+    /// asked for nothing to be stored. It takes no session lock and no Redis round trip; it runs
+    /// and ends like any other turn, so the client sees the same events.
+    public static func unstored(user: String, persona: Persona, prompt messages: [PromptMessage], clientTools: [ToolSpec] = [],
+                                quota: TurnQuota = TurnQuota(), in environment: TurnEnvironment) throws(TurnRefusal) -> Turn {
+        guard !environment.activeTurns.isShuttingDown else { throw .shuttingDown }
+        let message = messages.last(where: { $0.role == "user" })?.content ?? ""
+        let prompt = TurnPrompt.given(messages).messages(persona: persona, history: [], message: message, builder: environment.settings.prompt)
+        return Turn(user: user, session: "", persona: persona,
+                    userMessage: ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: persona.id),
+                    replyID: UUID().uuidString.lowercased(), prompt: prompt, clientTools: clientTools, stored: false,
+                    lockToken: "", quota: quota, capture: nil, environment: environment, abandon: {})
     }
 
     /// Streams the reply through `emit` and stores it. Ends in one of four ways:
@@ -227,8 +253,17 @@ public final class Turn: Sendable {
                 try await draft.finishStep(reason: completion.finishReason, send: emit)
                 return completion
             }
-            let stepText = draft.stepText
             let calls = draft.uniqueCalls(completion.toolCalls, limit: Self.callsPerStep)
+            if toolsRunByClient {
+                // The client runs its own tools: the calls are the reply, as OpenAI's API answers.
+                for call in calls {
+                    try await emit(.toolInputAvailable(ToolCallHeader(id: call.id, name: call.name, step: draft.step), input: call.input))
+                    draft.recordClientCall(call)
+                }
+                try await draft.finishStep(reason: completion.finishReason, send: emit)
+                return completion
+            }
+            let stepText = draft.stepText
             deadlines.tick()
             try await runTools(calls, offered: offered, stopper: stopper, draft: &draft, emit: emit)
             deadlines.tick()  // the tools took their time; the model's silence starts now
@@ -345,7 +380,7 @@ public final class Turn: Sendable {
         }
         let finish = TurnFinish(user: user, session: session, reply: reply, lockToken: lockToken, debugCapture: capture?.json(),
                                 quota: quota)
-        if let storeError = await store(finish) {
+        if stored, let storeError = await store(finish) {
             failure = failure ?? ErrorInfo(message: "the reply could not be saved: \(storeError)", type: "storage_error", code: "store_unavailable")
         }
         TurnReport(session: session, persona: persona.id, model: reply.model ?? environment.model.name, reply: reply,

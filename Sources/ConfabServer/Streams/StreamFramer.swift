@@ -6,6 +6,8 @@ import ConfabCore
 protocol StreamFramer {
     /// Frames one payload, which `write` puts in the buffer.
     mutating func payload(_ write: (inout ByteBuffer) -> Void)
+    /// Frames one payload under an event name (OpenAI's Responses stream names every event).
+    mutating func payload(named name: String, _ write: (inout ByteBuffer) -> Void)
     /// Something for the connection only (a keep-alive); no client sees it as data.
     mutating func comment(_ text: String)
     /// The end of the stream (`[DONE]`).
@@ -22,6 +24,13 @@ struct SSEFramer: StreamFramer {
         buffer.writeString("data: ")
         write(&buffer)
         buffer.writeString("\n\n")
+    }
+
+    mutating func payload(named name: String, _ write: (inout ByteBuffer) -> Void) {
+        buffer.writeString("event: ")
+        buffer.writeString(name)
+        buffer.writeString("\n")
+        payload(write)
     }
 
     mutating func comment(_ text: String) {

@@ -1,0 +1,42 @@
+import RedisClient
+
+/// The scripts behind what a front door changes in a session besides a turn: items a client
+/// adds or deletes, and the documents it keeps with the session.
+extension RedisScripts {
+    /// KEYS: session, messages, sessions. ARGV: cap, ttl, now, session id, a title for an
+    /// untitled session, then the messages' JSON, oldest first.
+    static let appendMessages = RedisScript("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for i = 6, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+        redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[1]) - 1)
+        redis.call('EXPIRE', KEYS[2], ARGV[2])
+        local title = redis.call('HGET', KEYS[1], 'title')
+        if (not title or title == '') and ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'title', ARGV[5]) end
+        redis.call('HSET', KEYS[1], 'updated_at', ARGV[3], 'count', redis.call('LLEN', KEYS[2]))
+        redis.call('EXPIRE', KEYS[1], ARGV[2])
+        redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+        redis.call('EXPIRE', KEYS[3], ARGV[2])
+        return 1
+        """)
+
+    /// KEYS: session, messages. ARGV: the message's id. Returns 1 when it was there.
+    static let deleteMessage = RedisScript("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+            local ok, message = pcall(cjson.decode, item)
+            if ok and type(message) == 'table' and message.id == ARGV[1] then
+                redis.call('LREM', KEYS[2], 1, item)
+                redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
+                return 1
+            end
+        end
+        return 0
+        """)
+
+    /// KEYS: session. ARGV: the document's field, its JSON. A session that is gone stays gone.
+    static let saveDocument = RedisScript("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        return 1
+        """)
+}
