@@ -44,6 +44,9 @@ private func addAPIRoutes(to routes: RouteTable<ConfabRequestContext>, _ depende
     AdminController(accounts: accounts, validate: validation).addRoutes(to: routes)
     let completions = ChatCompletions(turns: turns, validate: validation, models: ModelCatalog(turns: turns, accounts: accounts))
     OpenAIChatController(completions: completions).addRoutes(to: routes)
+    OpenWebUIController(completions: completions).addRoutes(to: routes)
+    ResponsesController(completions: completions).addRoutes(to: routes)
+    ConversationsController(turns: turns, validate: validation).addRoutes(to: routes)
 }
 
 /// The HTTP application on the configured host and port.

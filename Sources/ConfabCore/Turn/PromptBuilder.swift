@@ -28,6 +28,12 @@ public struct PromptBuilder: Sendable {
             + [PromptMessage(role: "user", content: message)]
     }
 
+    /// Stored messages, oldest first, as the model is sent them: for a prompt a client builds on
+    /// a stored conversation without keeping the turn.
+    public static func replayed(_ history: [ChatMessage]) -> [PromptMessage] {
+        history.flatMap(replay)
+    }
+
     /// A stored message as OpenAI messages. A reply that called tools becomes, per step, an
     /// assistant message with its `tool_calls` (and any text before them), one `tool` message per
     /// result, and then the assistant's closing text. A call whose result never came (the turn

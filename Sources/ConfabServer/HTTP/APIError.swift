@@ -17,8 +17,12 @@ public struct APIError: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        let body = try JSONEncoder().encode(["error": info])
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        let body: JSONValue = switch ErrorShape(path: request.uri.path) {
+        case .confab: ["error": info.json]
+        case .openAI: ["error": info.openAI]
+        case .openWebUI: ["detail": .string(info.message)]
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.serialized)))
     }
 
     static func type(for status: HTTPResponse.Status) -> String {
@@ -47,6 +51,22 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     static let shuttingDown = APIError(.serviceUnavailable, code: "shutting_down", "the service is shutting down")
+}
+
+/// How each front door's clients expect an error: Confab's `{"error": {message, type, code}}`,
+/// OpenAI's (the same with `param`), or Open WebUI's FastAPI `{"detail": …}`.
+enum ErrorShape {
+    case confab, openAI, openWebUI
+
+    init(path: String) {
+        if path.hasPrefix("/v1/") {
+            self = .openAI
+        } else if path == "/api/models" || path.hasPrefix("/api/v1/chats") || path == "/api/chat/completions" {
+            self = .openWebUI
+        } else {
+            self = .confab
+        }
+    }
 }
 
 /// Runs a store call; a failure of the store becomes a 503 `store_unavailable`.

@@ -27,7 +27,7 @@ struct CORS<Context: RequestContext>: RouterMiddleware {
     }
 
     static var exposed: String { ["requests", "tokens"].flatMap { kind in ["limit", "remaining", "reset"].map { "x-ratelimit-\($0)-\(kind)" } }
-        .joined(separator: ", ") + ", retry-after" }
+        .joined(separator: ", ") + ", retry-after, x-confab-session-id" }
 
     private func allowedOrigin(_ origin: String) -> String? {
         if origins.contains("*") { return "*" }

@@ -147,4 +147,16 @@ extension Request {
     func query(_ name: String) -> String? {
         uri.queryParameters[name[...]].map(String.init)
     }
+
+    /// A query parameter read as an HTML form encodes it, `+` for a space (Python's `requests`
+    /// sends `?text=Compat+Test`); `query` keeps a `+` as it is.
+    func formQuery(_ name: String) -> String? {
+        func decoded(_ part: Substring) -> String? { part.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+        for pair in (uri.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard decoded(parts[0]) == name else { continue }
+            return parts.count > 1 ? decoded(parts[1]) : ""
+        }
+        return nil
+    }
 }
