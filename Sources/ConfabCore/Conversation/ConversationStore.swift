@@ -45,6 +45,11 @@ public protocol ConversationStore: Sendable {
     /// Saves one; false when the session is unknown.
     func saveDocument(user: String, session: String, name: SessionDocument, json: String) async throws -> Bool
 
+    /// A short-lived note a front door keeps for a user between two requests (Open WebUI's
+    /// client names the chat of a streamed completion only in the message event before it).
+    func note(user: String, name: UserNote) async throws -> String?
+    func saveNote(user: String, name: UserNote, value: String, ttlSeconds: Int) async throws
+
     /// The raw upstream exchange kept for a reply when debug capture is on.
     func debugCapture(user: String, messageID: String) async throws -> String?
     /// Throws when the store cannot be reached.
@@ -57,6 +62,12 @@ public enum SessionDocument: String, Sendable {
     case openWebUIChat = "doc:openwebui"
     /// An OpenAI conversation's `metadata`.
     case conversationMetadata = "doc:metadata"
+}
+
+/// The notes a user can have, one per front door that needs one.
+public enum UserNote: String, Sendable {
+    /// The chat and text of the last message event from Open WebUI's client.
+    case openWebUIMessageEvent = "note:openwebui-event"
 }
 
 /// What the first round trip of a turn needs.

@@ -15,6 +15,7 @@ public actor InMemoryConversationStore: ConversationStore {
     private var captures: [String: String] = [:]
     private var usageByUser: [String: Usage] = [:]
     private var agents: [String: [String: Agent]] = [:]
+    private var notes: [String: [UserNote: String]] = [:]
 
     public init(cap: Int = 50) { self.cap = cap }
 
@@ -144,6 +145,11 @@ public actor InMemoryConversationStore: ConversationStore {
         sessions[user]![session]!.documents[name] = json
         return true
     }
+
+    /// Notes do not expire here.
+    public func note(user: String, name: UserNote) -> String? { notes[user]?[name] }
+
+    public func saveNote(user: String, name: UserNote, value: String, ttlSeconds: Int) { notes[user, default: [:]][name] = value }
 
     public func debugCapture(user: String, messageID: String) -> String? { captures[messageID] }
 

@@ -182,6 +182,14 @@ public struct RedisConversationStore: ConversationStore {
         }
     }
 
+    public func note(user: String, name: UserNote) async throws -> String? {
+        try await redis.get(RedisKeys(user: user).note(name.rawValue)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func saveNote(user: String, name: UserNote, value: String, ttlSeconds: Int) async throws {
+        _ = try await redis.send(RedisCommand("SET", RedisKeys(user: user).note(name.rawValue), value, "EX", ttlSeconds)).check()
+    }
+
     public func usage(user: String) async throws -> Usage {
         let reply = try await redis.send(RedisCommand("HMGET", RedisKeys(user: user).usage, "prompt_tokens", "completion_tokens")).check()
         let counts = (reply.array ?? []).map { $0.string.flatMap { Int($0) } ?? 0 }

@@ -15,6 +15,8 @@ struct RedisKeys {
     /// Marks a turn whose caller gave up on its begin (a timeout): the begin, if it runs later, does nothing.
     func abandoned(_ id: String, token: String) -> String { "\(prefix):session:\(id):abandoned:\(token)" }
     func debug(_ messageID: String) -> String { "\(prefix):debug:\(messageID)" }
+    /// A front door's short-lived note (`UserNote`).
+    func note(_ name: String) -> String { "\(prefix):\(name)" }
 }
 
 /// A user's identity keys, under the same hash tag as the user's conversations.

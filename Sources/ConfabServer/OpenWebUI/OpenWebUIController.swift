@@ -103,13 +103,35 @@ struct OpenWebUIController: Sendable {
         return try JSONBody.response(true as JSONValue)
     }
 
-    /// The client reports each streamed piece here; Confab has stored the turn already, so this
-    /// only checks the chat is the caller's and answers at once (the client waits on it).
+    /// The client reports each message's content here (`{type: "chat:message:delta", data:
+    /// {content}}`) and waits on the answer. Its streamed completion does not say which chat it
+    /// belongs to, but it is sent just after the event that carries the user's message, so the
+    /// event is noted (in Redis, for two minutes): a completion whose last message is that text
+    /// is stored in that chat. Replies are stored by the turn, so their events change nothing.
     @Sendable func messageEvent(_ request: Request, context: Context) async throws -> Response {
         let owner = try owner(context)
         let id = try validate.sessionID(context.parameters.get("session_id"))
+        struct Event: Decodable {
+            struct Data: Decodable { var content: String? }
+            var data: Data?
+        }
+        var request = request
+        let content = try await validate.decode(Event.self, from: &request).data?.content ?? ""
         guard try await storage({ try await store.session(user: owner.storeID, id: id) }) != nil else { throw APIError.sessionNotFound }
+        if !content.isEmpty {
+            let note: JSONValue = ["chat": .string(id), "content": .string(content)]
+            try await storage { try await store.saveNote(user: owner.storeID, name: .openWebUIMessageEvent, value: note.serialized,
+                                                         ttlSeconds: 120) }
+        }
         return try JSONBody.response(true as JSONValue)
+    }
+
+    /// The chat the client's last message event named, when it carried `message`.
+    private func notedChat(for message: String?, owner: Owner) async throws -> String? {
+        guard let message, !message.isEmpty,
+              let note = try await storage({ try await store.note(user: owner.storeID, name: .openWebUIMessageEvent) }),
+              let json = try? JSONValue.parse(note), json["content"]?.string == message else { return nil }
+        return json["chat"]?.string
     }
 
     /// `POST /api/chat/completions`: OpenAI's chat completion; with `chat_id` its turn is stored
@@ -123,8 +145,11 @@ struct OpenWebUIController: Sendable {
             let text = message.text ?? ""
             return (message.toolCalls ?? []).isEmpty && (text.isEmpty || text == "PLACEHOLDER_USER_MESSAGE")
         }
-        let keeping: ChatCompletions.Keeping = try body.chatID.map { .session(try validate.sessionID($0, field: "chat_id"), create: false) }
-            ?? .nowhere
+        var chat = try body.chatID.map { try validate.sessionID($0, field: "chat_id") }
+        if chat == nil, body.stream == true, prompt.last?.role == "user" {
+            chat = try await notedChat(for: prompt.last?.content, owner: owner)
+        }
+        let keeping: ChatCompletions.Keeping = chat.map { .session($0, create: false) } ?? .nowhere
         return try await completions.answer(body, owner: owner, prompt: prompt, keeping: keeping, request: request, failure: .init(code: 424, reasonPhrase: "Failed Dependency"))
     }
 
