@@ -28,6 +28,8 @@ struct BenchCommand: AsyncParsableCommand {
     var toolLevels = "32"
     @Option(help: "Levels where every virtual user is a registered user sending its own API key, comma separated; empty for none.")
     var authLevels = "256"
+    @Option(help: "Levels of OpenAI's door (kept chat completions, each user with its own key), comma separated; empty for none.")
+    var openaiLevels = "256"
     @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
 
     func run() async throws {
@@ -69,6 +71,11 @@ struct BenchCommand: AsyncParsableCommand {
         for users in Self.levels(authLevels) {
             report.levels.append(try await variantLevel("auth", users: users, Target.confab(confabClient, auth: true),
                                                         reply: "API key: \(workload), each turn with its own user's key", observer, upstreamClient))
+        }
+        // OpenAI's door: the same turn through /v1/chat/completions, kept in a session.
+        for users in Self.levels(openaiLevels) {
+            report.levels.append(try await variantLevel("openai", users: users, Target.openAI(confabClient),
+                                                        reply: "OpenAI door: \(workload), kept in the user's session", observer, upstreamClient))
         }
         // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
         // (a second model call, two tool runs, the larger prompt and stored reply).

@@ -15,6 +15,8 @@ struct StreamingClient: Sendable {
         var body: [UInt8] = []
         /// `Authorization: Bearer` with this, when set (a user's API key).
         var bearer: String?
+        /// More headers (`X-Confab-Session-Id` for a kept OpenAI completion).
+        var headers: [(String, String)] = []
         /// Bytes that mark an event carrying text (Confab's `data: {"content"`, OpenAI's delta content).
         var textMarker: [UInt8] = []
         /// Keep the body (small JSON answers such as `/chat/start`).
@@ -45,6 +47,7 @@ struct StreamingClient: Sendable {
             .connect(host: host, port: port).get()
         var headers = HTTPHeaders([("Host", "\(host):\(port)"), ("Connection", "close")])
         if let bearer = request.bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        headers.add(contentsOf: request.headers)
         if !request.body.isEmpty {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: "\(request.body.count)")

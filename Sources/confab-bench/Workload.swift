@@ -38,6 +38,20 @@ struct Target: Sendable {
         })
     }
 
+    /// OpenAI's door: each virtual user registers and streams `POST /v1/chat/completions` kept in
+    /// its own session (`X-Confab-Session-Id`), the client sending only its new message.
+    static func openAI(_ client: StreamingClient) -> Target {
+        Target(name: "confab-openai", client: client, prepare: { user in
+            let key = try await register(user, client)
+            return Prepared(session: UUID().uuidString.lowercased(), key: key)
+        }, turn: { _, prepared, number in
+            let body = #"{"model":"assistant","stream":true,"messages":[{"role":"user","content":"hello \#(number)"}]}"#
+            return .init(method: .POST, uri: "/v1/chat/completions", body: Array(body.utf8), bearer: prepared.key,
+                         headers: [("X-Confab-Session-Id", prepared.session)],
+                         textMarker: Array(#""choices":[{"index":0,"delta":{"content":"#.utf8))
+        })
+    }
+
     /// Registers `user` and makes it a key with generous limits of its own; returns the key.
     private static func register(_ user: String, _ client: StreamingClient) async throws -> String {
         let body = #"{"username":"\#(user)","password":"bench-pass-1"}"#
