@@ -6,8 +6,8 @@ import NIOCore
 /// the caller's account and the admin clean-up. Requests carry `Authorization: Bearer <apiKey>`
 /// (an API key `cfk_…`, an access token, or the admin token for ``deleteUsers(prefix:)``).
 ///
-/// A value type: copies share the underlying `HTTPClient` (by default `HTTPClient.shared`,
-/// which needs no shutdown).
+/// A value type: copies share the underlying `HTTPClient` (by default
+/// ``sharedHTTPClient``, which needs no shutdown).
 public struct ConfabClient: Sendable {
     /// Where Confab listens, e.g. `http://127.0.0.1:8080`.
     public var baseURL: String
@@ -20,7 +20,7 @@ public struct ConfabClient: Sendable {
     let http: HTTPClient
 
     public init(baseURL: String, apiKey: String? = nil, retry: RetryPolicy = RetryPolicy(),
-                requestTimeout: TimeAmount = .seconds(30), httpClient: HTTPClient = .shared) {
+                requestTimeout: TimeAmount = .seconds(30), httpClient: HTTPClient = ConfabClient.sharedHTTPClient) {
         // Trailing slashes would double up with the paths, which all start with one.
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
