@@ -54,7 +54,7 @@ extension ChatCommand {
                 failure = "the reply failed: \(detail.message) (\(detail.code))"
             case .interrupted(let reason):
                 status = "interrupted"
-                failure = "the stream broke off (\(reason)); the server kept the partial reply"
+                failure = "the stream broke off (\(reason)); a server still up has stored the partial reply"
             default: break
             }
         }

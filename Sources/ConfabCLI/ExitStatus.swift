@@ -38,7 +38,7 @@ public enum ExitStatus: Int32, Sendable {
                 case 500...: self = .unavailable
                 default: self = .unexpected
                 }
-            case .unreachable: self = .unavailable
+            case .unreachable, .timedOut: self = .unavailable
             case .invalidURL: self = .usage
             case .invalidResponse: self = .unexpected
             }

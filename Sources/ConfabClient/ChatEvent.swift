@@ -21,9 +21,9 @@ public enum ChatEvent: Sendable, Equatable {
     case finish(TurnEnding)
     /// The reply failed (the model's error, a deadline); what there was of it is stored.
     case error(TurnEnding, ErrorDetail)
-    /// The connection broke before the reply ended. The server stores what it had sent as a
-    /// partial reply (see ``ConfabClient/history(sessionID:)``); this client does not resume the
-    /// stream (resumable streams are planned, not served yet).
+    /// The connection broke before the reply ended. A server that is still up stores what it had
+    /// sent as a partial reply (see ``ConfabClient/history(sessionID:)``). This client does not
+    /// resume the stream: resumable streams come later.
     case interrupted(reason: String)
     /// An event this client does not know yet (a newer server), kept whole.
     case other(type: String, JSONValue)

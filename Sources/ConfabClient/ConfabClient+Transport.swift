@@ -48,8 +48,9 @@ extension ConfabClient {
         let response: HTTPClientResponse
         do {
             response = try await http.execute(request, timeout: timeout)
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
+            throw .timedOut("no answer within \(timeout.nanoseconds / 1_000_000_000) s")
         } catch {
-            // Nothing came back, so nothing was done: the server is not there (or too slow).
             throw .unreachable(String(describing: error))
         }
         guard (200..<300).contains(response.status.code) else {

@@ -4,8 +4,11 @@
 public enum ConfabClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The server refused the request. `retryAfter` is its `Retry-After` in seconds, if any.
     case server(status: Int, code: String, message: String, retryAfter: Int?)
-    /// No connection could be made (refused, unresolvable host, timed out), after any retries.
+    /// No connection could be made (refused, unresolvable host, connect timeout), or it broke
+    /// before an answer, after any retries.
     case unreachable(String)
+    /// The server took the request but did not answer in time. Not retried: it may be acting on it.
+    case timedOut(String)
     /// The server answered something this client cannot read.
     case invalidResponse(String)
     /// The base URL or a request made from it is malformed.
@@ -27,6 +30,7 @@ public enum ConfabClientError: Error, Sendable, Equatable, CustomStringConvertib
         switch self {
         case .server(let status, let code, let message, _): "\(message) (HTTP \(status), \(code))"
         case .unreachable(let reason): "cannot reach Confab: \(reason)"
+        case .timedOut(let reason): "Confab did not answer in time: \(reason)"
         case .invalidResponse(let reason): "unexpected answer from Confab: \(reason)"
         case .invalidURL(let url): "invalid URL: \(url)"
         }

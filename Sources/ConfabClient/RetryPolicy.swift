@@ -26,7 +26,7 @@ public struct RetryPolicy: Sendable {
         switch error {
         case .unreachable: true
         case .server(let status, _, _, _): status == 503 || status == 429
-        case .invalidResponse, .invalidURL: false
+        case .timedOut, .invalidResponse, .invalidURL: false
         }
     }
 
