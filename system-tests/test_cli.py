@@ -328,3 +328,20 @@ def test_cleanup_before_test_failing_only_warns(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "confab cleanup failed (exit status 6); the tests run anyway" in done.stdout
     assert "1 passed" in done.stdout
+
+
+def test_cleanup_before_test_by_prefix(confab, tmp_path):
+    prefix = f"cli-pre-{uuid.uuid4().hex[:6]}-"
+    key = register(confab, prefix + "a")
+    env = {"CONFAB_URL": confab, "CONFAB_CLEANUP_BEFORE_TEST": "true", "CONFAB_CLEANUP_PREFIX": prefix,
+           "CONFAB_ADMIN_TOKEN": ADMIN_TOKEN, "GONE_KEY": key}
+    done = run_inner_pytest(tmp_path, env, """
+        import os, requests
+
+        def test_the_user_is_gone():
+            reply = requests.get(os.environ["CONFAB_URL"] + "/api/v1/me", timeout=10,
+                                 headers={"Authorization": "Bearer " + os.environ["GONE_KEY"]})
+            assert reply.status_code == 401
+        """)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"confab cleanup --prefix {prefix}" in done.stdout and "0 user(s) left" in done.stdout

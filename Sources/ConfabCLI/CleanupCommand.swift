@@ -78,20 +78,11 @@ struct CleanupReport: Encodable {
     var deleted: Int
     var remaining: Int
     var usernames: [String]?
+    /// Nothing remains.
+    var verified: Bool
 
-    var verified: Bool { remaining == 0 }
-
-    enum CodingKeys: String, CodingKey {
-        case scope, found, deleted, remaining, usernames, verified
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(scope, forKey: .scope)
-        try container.encode(found, forKey: .found)
-        try container.encode(deleted, forKey: .deleted)
-        try container.encode(remaining, forKey: .remaining)
-        try container.encodeIfPresent(usernames, forKey: .usernames)
-        try container.encode(verified, forKey: .verified)
+    init(scope: String, found: Int, deleted: Int, remaining: Int, usernames: [String]? = nil) {
+        (self.scope, self.found, self.deleted, self.remaining, self.usernames) = (scope, found, deleted, remaining, usernames)
+        verified = remaining == 0
     }
 }
