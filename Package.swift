@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "confab", targets: ["confab"]),
         .executable(name: "confab-test-upstream", targets: ["confab-test-upstream"]),
         .executable(name: "confab-bench", targets: ["confab-bench"]),
+        .library(name: "ConfabClient", targets: ["ConfabClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
@@ -80,6 +81,24 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // Confab's own client library: the HTTP API, typed, over AsyncHTTPClient; independent of
+        // the server's modules so that other programs can use it without Redis or Hummingbird.
+        .target(name: "ConfabClient", dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ]),
+        // The client subcommands of `confab` (chat, sessions, agents, keys, cleanup).
+        .target(name: "ConfabCLI", dependencies: [
+            "ConfabClient",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Throwaway: a root command with the client subcommands, for testing in the client-cli
+        // branch only. Remove on merge (the subcommands go into `confab`).
+        .executableTarget(name: "confab-cli-dev", dependencies: [
+            "ConfabCLI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: [
             "RedisClient", "TestUpstream",

@@ -10,12 +10,52 @@ import subprocess
 import tempfile
 import time
 import uuid
+import warnings
 
 import pytest
 import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, ".build", "debug")
+# The client subcommands live in `confab`; CONFAB_CLI_BINARY runs another build of them.
+CLI_BINARY = os.environ.get("CONFAB_CLI_BINARY") or os.path.join(BUILD, "confab")
+
+
+def confab_cli(*args, env=None, input=None, timeout=60):
+    """Runs `confab <args>` (the client subcommands) with `env` added to this environment."""
+    return subprocess.run([CLI_BINARY, *args], env=dict(os.environ, **(env or {})), input=input,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cleanup_before_test(request):
+    """With CONFAB_CLEANUP_BEFORE_TEST=true, runs `confab cleanup` once before the tests: every
+    session of CONFAB_API_KEY's user at CONFAB_URL, or, with CONFAB_CLEANUP_PREFIX and
+    CONFAB_ADMIN_TOKEN, every user whose name starts with the prefix. A failed clean-up is a
+    warning, never a failed or blocked test: the tests then run on whatever is there."""
+    if os.environ.get("CONFAB_CLEANUP_BEFORE_TEST", "").lower() != "true":
+        return
+    prefix = os.environ.get("CONFAB_CLEANUP_PREFIX")
+    args = ["cleanup", "--prefix", prefix] if prefix else ["cleanup"]
+    lines = [f"CONFAB_CLEANUP_BEFORE_TEST: confab {' '.join(args)}"]
+    try:
+        done = confab_cli(*args, timeout=120)
+        lines += [f"  {line}" for line in done.stderr.splitlines()]
+        failure = None if done.returncode == 0 else f"exit status {done.returncode}"
+    except (OSError, subprocess.SubprocessError) as error:
+        failure = str(error)
+    if failure:
+        message = f"confab cleanup failed ({failure}); the tests run anyway"
+        lines.append(f"WARNING: {message}")
+        warnings.warn(message)
+    # Shown as it happens, not only for failed tests: the fixture runs while output is captured.
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if terminal and capture:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line("")
+            for line in lines:
+                terminal.write_line(line)
 
 
 def free_port():
