@@ -57,7 +57,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "confab", dependencies: [
-            "ConfabServer", "ConfabCore",
+            "ConfabServer", "ConfabCore", "ConfabCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -92,12 +92,6 @@ let package = Package(
         // The client subcommands of `confab` (chat, sessions, agents, keys, cleanup).
         .target(name: "ConfabCLI", dependencies: [
             "ConfabClient",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        // Throwaway: a root command with the client subcommands, for testing in the client-cli
-        // branch only. Remove on merge (the subcommands go into `confab`).
-        .executableTarget(name: "confab-cli-dev", dependencies: [
-            "ConfabCLI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: [

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfabCLI
 import ConfabCore
 import ConfabServer
 import Foundation
@@ -9,8 +10,13 @@ import NIOPosix
 @main
 struct Confab: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "A conversation service: chats kept in Redis, replies streamed over SSE.",
-        subcommands: [Serve.self], defaultSubcommand: Serve.self)
+        abstract: "A conversation service: chats kept in Redis, replies streamed over SSE; and its client.",
+        subcommands: [Serve.self] + ConfabCLI.subcommands, defaultSubcommand: Serve.self)
+
+    /// Usage errors exit 2, as the client subcommands document (ArgumentParser's own is 64).
+    static func main() async {
+        await ConfabCLI.main(root: Confab.self)
+    }
 }
 
 /// `confab serve`: settings come from `.env`, then the environment, then these flags.
