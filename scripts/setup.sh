@@ -42,3 +42,9 @@ if $want_test && ! $py -c 'import selenium, pytest, yaml, requests, schemathesis
   echo "setup: installing selenium, pytest, pyyaml, requests, schemathesis"
   $py -m pip install -q --disable-pip-version-check selenium pytest pyyaml requests schemathesis
 fi
+# The real clients the front doors are tested with, unchanged (system-tests/test_openai_sdk.py,
+# test_openwebui_client.py): the versions the tests were written against.
+if $want_test && ! $py -c 'import openai, openwebui_chat_client' 2>/dev/null; then
+  echo "setup: installing openai and openwebui-chat-client"
+  $py -m pip install -q --disable-pip-version-check openai==3.57.0 openwebui-chat-client==0.1.24
+fi
