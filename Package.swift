@@ -34,8 +34,11 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // Server-Sent Events at the byte level: Confab reads the model's stream with it, and
+        // ConfabClient reads Confab's.
+        .target(name: "ServerSentEvents"),
         .target(name: "ConfabCore", dependencies: [
-            "RedisClient",
+            "RedisClient", "ServerSentEvents",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -85,6 +88,7 @@ let package = Package(
         // Confab's own client library: the HTTP API, typed, over AsyncHTTPClient; independent of
         // the server's modules so that other programs can use it without Redis or Hummingbird.
         .target(name: "ConfabClient", dependencies: [
+            "ServerSentEvents",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -100,6 +104,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], path: "Tests/TestSupport"),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
+        .testTarget(name: "ServerSentEventsTests", dependencies: ["ServerSentEvents"]),
         .testTarget(name: "ConfabCoreTests", dependencies: ["ConfabCore", "TestSupport"]),
         .testTarget(name: "ConfabServerTests", dependencies: [
             "ConfabServer", "TestSupport",

@@ -25,6 +25,14 @@ CHECKS = ",".join([
 EXAMPLES = os.environ.get("CONFAB_FUZZ_EXAMPLES", "40")
 
 
+def session_of(conversation):
+    """The session a `conv_` id names: 32 hex digits are a UUID without its dashes."""
+    body = conversation[5:]
+    if re.fullmatch(r"[0-9a-f]{32}", body):
+        return "-".join((body[:8], body[8:12], body[12:16], body[16:20], body[20:]))
+    return body
+
+
 def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confab, tmp_path):
     schemathesis = require(os.path.join(ROOT, ".venv", "bin", "schemathesis"),
                            "run scripts/setup.sh --test (pip install schemathesis into .venv)")
@@ -39,9 +47,10 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
         capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
 
-    # Sessions exist only where POST /chat/start said 200.
     # Sessions exist only where POST /chat/start, PUT /chat/sessions/{id} or POST /api/chat
-    # (which makes the chat id a session on first use) succeeded.
+    # (which makes the chat id a session on first use) succeeded, or a door made one: Open WebUI's
+    # POST /api/v1/chats/new, OpenAI's POST /v1/conversations and /v1/responses (its
+    # conversation), and any completion kept in a session (the X-Confab-Session-Id it answers).
     # Users exist only where registration (the fuzzer's own sign-up included) or a tenant
     # owner's POST /api/v1/tenant/users said 201.
     created, users = set(), set()
@@ -58,6 +67,12 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
         elif url.split("?")[0].endswith("/api/chat") and status == 200:
             chat = json.loads(entry["request"]["postData"]["text"])["id"]
             created.add(chat.lower() if len(chat) == 36 else chat)  # UUIDs are kept lowercased
+        elif url.split("?")[0].endswith("/api/v1/chats/new") and status == 200:
+            created.add(json.loads(entry["response"]["content"]["text"])["id"])
+        elif url.split("?")[0].endswith(("/v1/conversations", "/v1/responses")) and status == 200:
+            created.update(session_of(conversation) for conversation in
+                           re.findall(r'"(conv_[A-Za-z0-9]{16,64})"', entry["response"]["content"].get("text", "")))
+        created.update(h["value"] for h in entry["response"]["headers"] if h["name"].lower() == "x-confab-session-id")
     streamed = [e for e in entries if "/chat/stream" in e["request"]["url"] and e["response"]["status"] == 200]
     assert streamed, "the stateful phase never streamed a turn in a session it created (links in /openapi.json?)"
     assert users, "the fuzzer never registered a user (is the sign-up in /openapi.json?)"
@@ -69,7 +84,7 @@ def test_fuzzing_from_the_openapi_document(redis_url, test_upstream, start_confa
         if re.fullmatch(r"confab:\{name:([a-z0-9_.-]{3,64})\}", key):
             assert redis_cli(redis_url, "GET", key)[0] in users, f"{key} names a user that was never registered"
             continue
-        match = re.fullmatch(r"confab:\{u:(anon:[A-Za-z0-9_.@-]+|usr_[a-z0-9]{16})\}:(sessions|usage|account|keys|agents"
+        match = re.fullmatch(r"confab:\{u:(anon:[A-Za-z0-9_.@-]+|usr_[a-z0-9]{16})\}:(sessions|usage|account|keys|agents|note:openwebui-event"
                              r"|rate:(user|key:key_[a-z0-9]{10}):(req:[0-9]+|tok:[0-9]+|streams)"
                              r"|session:([0-9a-f-]{36}|[A-Za-z0-9]{16,64})(:messages)?)", key)
         assert match, f"unexpected key {key!r}"

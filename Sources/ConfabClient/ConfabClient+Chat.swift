@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import ServerSentEvents
 
 /// Streaming a reply (`POST /chat/stream`).
 extension ConfabClient {

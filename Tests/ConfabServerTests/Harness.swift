@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import RedisClient
+import ServerSentEvents
 import Testing
 import TestSupport
 import TestUpstream
@@ -92,7 +93,7 @@ struct Harness: Sendable {
         }
         let response = try await http.execute(request, timeout: .seconds(30))
         var result = Stream(status: Int(response.status.code), headers: Harness.headers(response), data: [])
-        var decoder = SSEDecoder()
+        var decoder = ServerSentEventParser()
         for try await buffer in response.body {
             guard response.status == .ok else {
                 result.data.append(String(buffer: buffer))
@@ -112,7 +113,7 @@ struct Harness: Sendable {
         defer { connection.leave() }
         var response = try await RawHTTPResponse(connection: connection, method: method.rawValue, path: path, body: body)
         var result = Stream(status: response.status, headers: response.headers, data: [])
-        var decoder = SSEDecoder()
+        var decoder = ServerSentEventParser()
         var texts = 0
         while let bytes = await response.nextBody() {
             guard response.status == 200 else {

@@ -45,6 +45,13 @@ public protocol ConversationStore: Sendable {
     /// Saves one; false when the session is unknown.
     func saveDocument(user: String, session: String, name: SessionDocument, json: String) async throws -> Bool
 
+    /// A turn kept nowhere (a stateless completion) still holds stream slots: takes one in each
+    /// of the quota's scopes under `token` until `milliseconds` from `now`, or answers the limit
+    /// that is full (nothing taken).
+    func takeStreamSlots(user: String, quota: TurnQuota, token: String, milliseconds: Int, now: Double) async throws -> Int?
+    /// Frees them and counts the turn's `tokens` in the quota's token meters.
+    func releaseStreamSlots(user: String, quota: TurnQuota, token: String, tokens: Int, now: Double) async throws
+
     /// A short-lived note a front door keeps for a user between two requests (Open WebUI's
     /// client names the chat of a streamed completion only in the message event before it).
     func note(user: String, name: UserNote) async throws -> String?
@@ -87,6 +94,12 @@ public struct TurnStart: Sendable {
     public var defaultPersona = ""
     /// The caller's limits on streams at once (and the meters its tokens count in).
     public var quota = TurnQuota()
+    /// Earlier turns the client brings along (OpenAI's input items), oldest first: stored before
+    /// the user's message in the same step, so a refused turn stores none of them.
+    public var earlier: [ChatMessage] = []
+
+    /// The message a new session is titled after: the first the client sent.
+    var titleMessage: ChatMessage { earlier.first { $0.role == .user } ?? message }
 }
 
 /// The rate scopes a turn counts in: the user's, then the API key's when the request used one.

@@ -70,8 +70,8 @@ public actor InMemoryConversationStore: ConversationStore {
         guard session.lock == nil else { return .busy }
         let window = Array(session.messages.prefix(start.window))
         session.lock = start.lockToken
-        store(start.message, in: &session)
-        if session.info.title.isEmpty { session.info.title = SessionInfo.title(from: start.message.content) }
+        for message in start.earlier + [start.message] { store(message, in: &session) }
+        if session.info.title.isEmpty { session.info.title = SessionInfo.title(from: start.titleMessage.content) }
         if !start.persona.isEmpty { session.info.persona = start.persona }
         sessions[start.user]![start.session] = session
         return .started(window: window, persona: session.info.persona.isEmpty ? nil : session.info.persona,
@@ -145,6 +145,11 @@ public actor InMemoryConversationStore: ConversationStore {
         sessions[user]![session]!.documents[name] = json
         return true
     }
+
+    /// Stream limits are not enforced here (as in `beginTurn`).
+    public func takeStreamSlots(user: String, quota: TurnQuota, token: String, milliseconds: Int, now: Double) -> Int? { nil }
+
+    public func releaseStreamSlots(user: String, quota: TurnQuota, token: String, tokens: Int, now: Double) {}
 
     /// Notes do not expire here.
     public func note(user: String, name: UserNote) -> String? { notes[user]?[name] }

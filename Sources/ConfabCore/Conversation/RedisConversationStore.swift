@@ -100,9 +100,10 @@ public struct RedisConversationStore: ConversationStore {
                    keys.abandoned(start.session, token: start.lockToken), keys.agents] + Self.slots(start.quota, keys),
             arguments: [start.lockToken, start.lockMilliseconds, start.window, try Self.json(start.message), cap,
                         ttlSeconds, start.message.timestamp, start.session,
-                        SessionInfo.title(from: start.message.content), start.persona,
+                        SessionInfo.title(from: start.titleMessage.content), start.persona,
                         start.createIfMissing ? "1" : "0", start.maxSessions, start.defaultPersona]
-                + Self.slotLimits(start.quota) + [Int(start.message.timestamp * 1000)])
+                + Self.slotLimits(start.quota) + [Int(start.message.timestamp * 1000)]
+                + (try start.earlier.map(Self.json) as [any RedisArgument]))
         let parts = reply.array ?? []
         switch parts.first?.string {
         case "ok":
@@ -180,6 +181,20 @@ public struct RedisConversationStore: ConversationStore {
         case 2: return .updated
         default: return .limitReached
         }
+    }
+
+    public func takeStreamSlots(user: String, quota: TurnQuota, token: String, milliseconds: Int, now: Double) async throws -> Int? {
+        let keys = RedisKeys(user: user)
+        let full = try await redis.eval(RedisScripts.takeStreamSlots, keys: Self.slots(quota, keys),
+                                        arguments: Self.slotLimits(quota) + [Int(now * 1000), token, milliseconds]).int ?? 0
+        return full == 0 ? nil : full
+    }
+
+    public func releaseStreamSlots(user: String, quota: TurnQuota, token: String, tokens: Int, now: Double) async throws {
+        let keys = RedisKeys(user: user)
+        _ = try await redis.eval(RedisScripts.releaseStreamSlots,
+                                 keys: Self.slots(quota, keys) + Self.tokenMeters(quota, keys, now: now) + [keys.account],
+                                 arguments: [token, tokens])
     }
 
     public func note(user: String, name: UserNote) async throws -> String? {

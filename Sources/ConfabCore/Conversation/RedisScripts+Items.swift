@@ -40,3 +40,42 @@ extension RedisScripts {
         return 1
         """)
 }
+
+/// The stream slots and token meters of a turn kept nowhere (`Turn.unstored`): the same meters
+/// `beginTurn` and `finishTurn` keep for a stored turn, without a session.
+extension RedisScripts {
+    /// KEYS: the stream slots of the user's and the key's scope. ARGV: their limits ('' for
+    /// none), now in ms, the turn's token, how long a slot lasts in ms. Returns the limit that is
+    /// full (nothing taken), or 0 with a slot taken in each scope that has a limit.
+    static let takeStreamSlots = RedisScript("""
+        for i = 1, 2 do
+            if ARGV[i] ~= '' then
+                redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3])
+                if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[i]) then return tonumber(ARGV[i]) end
+            end
+        end
+        for i = 1, 2 do
+            if ARGV[i] ~= '' then
+                redis.call('ZADD', KEYS[i], tonumber(ARGV[3]) + tonumber(ARGV[5]), ARGV[4])
+                redis.call('PEXPIRE', KEYS[i], ARGV[5])
+            end
+        end
+        return 0
+        """)
+
+    /// KEYS: the two stream slots, the two token meters, the account. ARGV: the turn's token,
+    /// its tokens (counted while the account exists, as `finishTurn` does).
+    static let releaseStreamSlots = RedisScript("""
+        redis.call('ZREM', KEYS[1], ARGV[1])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        if tonumber(ARGV[2]) > 0 and redis.call('EXISTS', KEYS[5]) == 1 then
+            redis.call('INCRBY', KEYS[3], ARGV[2])
+            redis.call('EXPIRE', KEYS[3], 120)
+            if KEYS[4] ~= KEYS[3] then
+                redis.call('INCRBY', KEYS[4], ARGV[2])
+                redis.call('EXPIRE', KEYS[4], 120)
+            end
+        end
+        return 1
+        """)
+}

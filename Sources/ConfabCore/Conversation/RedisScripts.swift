@@ -27,7 +27,8 @@ enum RedisScripts {
     /// session's agent is returned with the window. KEYS[7], KEYS[8]: the stream slots of the
     /// user's and the key's scope, ARGV[14], ARGV[15] their limits ('' for none), ARGV[16] now in
     /// ms: a turn over a limit is refused before anything is written; else it takes a slot in
-    /// each (its lock token, until the lock would expire).
+    /// each (its lock token, until the lock would expire). ARGV[17…]: earlier messages the client
+    /// brings along, oldest first, stored before the user's.
     static let beginTurn = RedisScript("""
         if redis.call('EXISTS', KEYS[5]) == 1 then return {'abandoned'} end
         if string.sub(ARGV[10], 1, 4) == 'agt_' and redis.call('HEXISTS', KEYS[6], ARGV[10]) == 0 then return {'unknown_agent'} end
@@ -58,6 +59,7 @@ enum RedisScripts {
         local window = redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[3]) - 1)
         local persona = ARGV[10]
         if persona == '' then persona = redis.call('HGET', KEYS[1], 'persona') or '' end
+        for i = 17, #ARGV do redis.call('LPUSH', KEYS[2], ARGV[i]) end
         redis.call('LPUSH', KEYS[2], ARGV[4])
         redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
         redis.call('EXPIRE', KEYS[2], ARGV[6])

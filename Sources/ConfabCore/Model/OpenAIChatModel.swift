@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import ServerSentEvents
 
 /// A model behind any OpenAI-compatible `POST {base}/chat/completions` that streams SSE.
 public struct OpenAIChatModel: ChatModel {
@@ -69,7 +70,7 @@ public struct OpenAIChatModel: ChatModel {
         capture?.status(Int(response.status.code))
         guard response.status == .ok else { throw await Self.httpError(response, capture: capture) }
 
-        var decoder = SSEDecoder()
+        var decoder = ServerSentEventParser()
         var finishReason: String?
         var usage: Usage?
         var toolCalls = ToolCallAssembler()

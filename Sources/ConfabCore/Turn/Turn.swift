@@ -118,9 +118,9 @@ public final class Turn: Sendable {
     /// `prompt` says where the earlier messages come from: the stored window (Confab keeps the
     /// history), or the client, which sent them all (then the window is not read, and only the new
     /// message and the reply are stored, so nothing counts twice). `clientTools` are tools the
-    /// client runs itself.
+    /// client runs itself. `earlier` are turns the client brings along, stored with its message.
     public static func begin(user: String, session: String, personaID: String?, message: String,
-                             prompt input: TurnPrompt = .history(), clientTools: [ToolSpec] = [],
+                             prompt input: TurnPrompt = .history(), earlier: [ChatMessage] = [], clientTools: [ToolSpec] = [],
                              createSession: Bool = false, maxSessions: Int = .max, quota: TurnQuota = TurnQuota(),
                              in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
         // No persona asked for: the session's own (learnt in the same round trip), else the default.
@@ -133,7 +133,7 @@ public final class Turn: Sendable {
                               window: input.readsHistory ? environment.settings.prompt.window : 0, lockToken: lockToken,
                               lockMilliseconds: environment.settings.lockMilliseconds,
                               createIfMissing: createSession, maxSessions: maxSessions,
-                              defaultPersona: environment.personas.defaultID, quota: quota)
+                              defaultPersona: environment.personas.defaultID, quota: quota, earlier: earlier)
         let result: TurnStartResult
         do {
             result = try await environment.store.beginTurn(start)
@@ -148,7 +148,8 @@ public final class Turn: Sendable {
         case .streamLimit(let limit): throw .streamLimit(limit)
         case .started(let window, let sessionPersona, let agent):
             let persona = environment.persona(asked ?? sessionPersona, agent: agent)
-            let prompt = input.messages(persona: persona, history: window, message: message, builder: environment.settings.prompt)
+            let prompt = input.messages(persona: persona, history: earlier.reversed() + window, message: message,
+                                        builder: environment.settings.prompt)
             let replyID = UUID().uuidString.lowercased()
             // If `run` never happens, an empty partial reply is stored and the session's lock freed.
             var abandoned = reply(id: replyID, text: "", persona: persona, in: environment)
@@ -167,17 +168,35 @@ public final class Turn: Sendable {
     }
 
     /// A turn kept nowhere: a stateless completion whose client sends the whole conversation and
-    /// asked for nothing to be stored. It takes no session lock and no Redis round trip; it runs
-    /// and ends like any other turn, so the client sees the same events.
+    /// asked for nothing to be stored. It takes no session lock and stores no message, but a
+    /// caller with limits still takes its stream slots first and counts its tokens at the end
+    /// (a round trip each), so keeping nothing is no way around them. It runs and ends like any
+    /// other turn, so the client sees the same events.
     public static func unstored(user: String, persona: Persona, prompt messages: [PromptMessage], clientTools: [ToolSpec] = [],
-                                quota: TurnQuota = TurnQuota(), in environment: TurnEnvironment) throws(TurnRefusal) -> Turn {
+                                quota: TurnQuota = TurnQuota(), in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
         guard !environment.activeTurns.isShuttingDown else { throw .shuttingDown }
+        let token = UUID().uuidString
+        let store = environment.store
+        if !quota.scopes.isEmpty {
+            let full: Int?
+            do {
+                full = try await store.takeStreamSlots(user: user, quota: quota, token: token,
+                                                       milliseconds: environment.settings.lockMilliseconds, now: Date().timeIntervalSince1970)
+            } catch {
+                throw .storeUnavailable("\(error)")
+            }
+            if let full { throw .streamLimit(full) }
+        }
         let message = messages.last(where: { $0.role == "user" })?.content ?? ""
         let prompt = TurnPrompt.given(messages).messages(persona: persona, history: [], message: message, builder: environment.settings.prompt)
         return Turn(user: user, session: "", persona: persona,
                     userMessage: ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: persona.id),
                     replyID: UUID().uuidString.lowercased(), prompt: prompt, clientTools: clientTools, stored: false,
-                    lockToken: "", quota: quota, capture: nil, environment: environment, abandon: {})
+                    lockToken: token, quota: quota, capture: nil, environment: environment, abandon: {
+                        guard !quota.scopes.isEmpty else { return }
+                        Task { try? await store.releaseStreamSlots(user: user, quota: quota, token: token, tokens: 0,
+                                                                   now: Date().timeIntervalSince1970) }
+                    })
     }
 
     /// Streams the reply through `emit` and stores it. Ends in one of four ways:
@@ -380,8 +399,12 @@ public final class Turn: Sendable {
         }
         let finish = TurnFinish(user: user, session: session, reply: reply, lockToken: lockToken, debugCapture: capture?.json(),
                                 quota: quota)
-        if stored, let storeError = await store(finish) {
+        if stored, let storeError = await persist({ try await $0.finishTurn(finish) }) {
             failure = failure ?? ErrorInfo(message: "the reply could not be saved: \(storeError)", type: "storage_error", code: "store_unavailable")
+        } else if !stored, !quota.scopes.isEmpty {
+            // Nothing to keep, but the slots are freed and the tokens counted.
+            let (user, quota, token, tokens) = (user, quota, lockToken, reply.usage?.totalTokens ?? 0)
+            _ = await persist { try await $0.releaseStreamSlots(user: user, quota: quota, token: token, tokens: tokens, now: Date().timeIntervalSince1970) }
         }
         TurnReport(session: session, persona: persona.id, model: reply.model ?? environment.model.name, reply: reply,
                    firstToken: draft.firstToken, duration: ContinuousClock.now - started, pieces: draft.pieces)
@@ -400,16 +423,17 @@ public final class Turn: Sendable {
                     persona: persona.id, model: persona.model ?? environment.model.name)
     }
 
-    /// Stores in a task of its own, so a cancelled request (the client left) still saves its
-    /// partial reply; retries for ~2 s (4 tries) so a Redis restart does not lose a finished reply.
-    private func store(_ finish: TurnFinish) async -> Error? {
+    /// Runs the turn's last store step in a task of its own, so a cancelled request (the client
+    /// left) still saves its partial reply; retries for ~2 s (4 tries) so a Redis restart does
+    /// not lose a finished reply.
+    private func persist(_ step: @escaping @Sendable (any ConversationStore) async throws -> Void) async -> Error? {
         let store = environment.store
         let logger = environment.logger
         return await Task {
             var lastError: Error?
             for attempt in 0..<4 {
                 do {
-                    try await store.finishTurn(finish)
+                    try await step(store)
                     return nil
                 } catch {
                     lastError = error

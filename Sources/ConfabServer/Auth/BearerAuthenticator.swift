@@ -59,6 +59,9 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         return try await signIn(user, key: nil, request)
     }
 
+    /// The routes that begin a turn, at every door: the token limit refuses only these.
+    static let turnPaths: Set<String> = ["/chat/stream", "/api/chat", "/v1/chat/completions", "/v1/responses", "/api/chat/completions"]
+
     /// One round trip: the account, the key, the meters. A user's own key routes and `/me` are
     /// counted but never refused (a leaked key flooding the meter cannot stop its revocation);
     /// the token limit refuses only new turns.
@@ -66,7 +69,7 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         let path = request.uri.path
         var check = AuthCheck(user: userID, key: key, userLimits: settings.userLimits, now: Date().timeIntervalSince1970)
         check.enforceRequests = !(path == "/api/v1/me" || path == "/api/v1/keys" || path.hasPrefix("/api/v1/keys/"))
-        check.enforceTokens = path == "/chat/stream" || path == "/api/chat"
+        check.enforceTokens = Self.turnPaths.contains(path)
         switch try await storage({ try await accounts.authenticate(check) }) {
         case .unknown:
             throw APIError.unauthorized(key == nil ? "the user of this token no longer exists" : "the API key is not valid or was revoked")

@@ -59,7 +59,7 @@ struct ChatCompletions: Sendable {
         do {
             switch keeping {
             case .nowhere:
-                return try Turn.unstored(user: owner.storeID, persona: persona, prompt: prompt, clientTools: tools, quota: owner.quota,
+                return try await Turn.unstored(user: owner.storeID, persona: persona, prompt: prompt, clientTools: tools, quota: owner.quota,
                                          in: turns)
             case .session(let session, let create):
                 guard let last = prompt.last, last.role == "user", let message = last.content else {

@@ -34,7 +34,7 @@ struct ConversationsController: Sendable {
         var request = request
         let body = try await decodeOptional(CreateBody.self, from: &request) ?? CreateBody()
         let metadata = try validate.metadata(body.metadata)
-        let items = body.items == nil || body.items == .array([]) ? [] : try validate.inputMessages(body.items, field: "items", limit: 20)
+        let items = body.items == nil || body.items == .array([]) ? [] : try validate.inputMessages(body.items, field: "items", limit: 20, storable: true)
         let now = Date().timeIntervalSince1970
         let limit = validate.settings.maxSessionsPerUser
         guard let session = try await storage({
@@ -102,7 +102,8 @@ struct ConversationsController: Sendable {
         let owner = Owner.user(try validate.signedIn(context))
         struct Body: Decodable { var items: JSONValue }
         var request = request
-        let items = try validate.inputMessages(try await validate.decode(Body.self, from: &request).items, field: "items", limit: 20)
+        let items = try validate.inputMessages(try await validate.decode(Body.self, from: &request).items, field: "items", limit: 20,
+                                               storable: true)
         let id = try sessionID(context)
         let now = Date().timeIntervalSince1970
         let messages = Self.messages(items, now: now)
@@ -123,6 +124,7 @@ struct ConversationsController: Sendable {
     @Sendable func deleteItem(_ request: Request, context: Context) async throws -> Response {
         let owner = Owner.user(try validate.signedIn(context))
         let id = try sessionID(context)
+        _ = try await conversation(context, owner: owner)
         guard let message = OpenAIIDs.message(item: context.parameters.get("item_id") ?? ""),
               try await storage({ try await store.deleteMessage(user: owner.storeID, session: id, messageID: message) })
         else { throw APIError.itemNotFound }
@@ -168,7 +170,7 @@ struct ConversationsController: Sendable {
     }
 
     private static func messages(_ items: [InputMessage], now: Double) -> [ChatMessage] {
-        items.map { ChatMessage(role: $0.role == "assistant" ? .assistant : .user, content: $0.text, timestamp: now) }
+        items.map { $0.stored(at: now) }
     }
 
     private static func object(_ session: SessionInfo, metadata: [String: String]) -> JSONValue {

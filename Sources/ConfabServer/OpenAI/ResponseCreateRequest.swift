@@ -29,12 +29,18 @@ struct ResponseCreateRequest: Decodable {
 struct InputMessage: Sendable, Equatable {
     var role: String
     var text: String
+
+    /// As stored in a session (user or assistant: the caller keeps system items out).
+    func stored(at time: Double) -> ChatMessage {
+        ChatMessage(role: role == "assistant" ? .assistant : .user, content: text, timestamp: time)
+    }
 }
 
 extension Validation {
     /// `input` (or a conversation's `items`) as messages: a string is one user message; a list
     /// holds message items (`{type?: "message", role, content}`, content a string or text parts).
-    func inputMessages(_ input: JSONValue?, field: String = "input", limit: Int = 100) throws -> [InputMessage] {
+    /// `storable`: only user and assistant items (a conversation keeps no system messages).
+    func inputMessages(_ input: JSONValue?, field: String = "input", limit: Int = 100, storable: Bool = false) throws -> [InputMessage] {
         switch input {
         case .string(let text):
             return [InputMessage(role: "user", text: try message(text))]
@@ -42,7 +48,14 @@ extension Validation {
             guard items.count <= limit else {
                 throw APIError(.badRequest, code: "invalid_input", "\(field) may hold at most \(limit) items")
             }
-            return try items.enumerated().map { index, item in try inputMessage(item, field: "\(field)[\(index)]") }
+            return try items.enumerated().map { index, item in
+                let message = try inputMessage(item, field: "\(field)[\(index)]")
+                guard !storable || message.role == "user" || message.role == "assistant" else {
+                    throw APIError(.badRequest, code: "invalid_input",
+                                   "\(field)[\(index)].role: a conversation keeps user and assistant messages; give instructions per response")
+                }
+                return message
+            }
         case nil, .null?:
             throw APIError.missing(field)
         default:
@@ -51,7 +64,7 @@ extension Validation {
     }
 
     private func inputMessage(_ item: JSONValue, field: String) throws -> InputMessage {
-        guard item["type"]?.string ?? "message" == "message" else {
+        guard item["type"] == nil || item["type"] == "message" else {
             throw APIError(.badRequest, code: "unsupported_item", "\(field).type: only message items are supported")
         }
         guard let role = item["role"]?.string, ["user", "assistant", "system", "developer"].contains(role) else {

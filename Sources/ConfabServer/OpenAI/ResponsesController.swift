@@ -52,10 +52,10 @@ struct ResponsesController: Sendable {
         do {
             if store {
                 let kept = session ?? UUID().uuidString.lowercased()
-                if !earlier.isEmpty { try await append(earlier, to: kept, create: session == nil, owner: owner) }
+                let now = Date().timeIntervalSince1970
                 turn = try await Turn.begin(user: owner.storeID, session: kept, personaID: model.id, message: last.text,
                                             prompt: .history(instructions: instructions.isEmpty ? nil : instructions),
-                                            createSession: session == nil && earlier.isEmpty,
+                                            earlier: earlier.map { $0.stored(at: now) }, createSession: session == nil,
                                             maxSessions: validate.settings.maxSessionsPerUser, quota: owner.quota, in: turns)
                 session = kept
             } else {
@@ -68,10 +68,12 @@ struct ResponsesController: Sendable {
                 }
                 if !instructions.isEmpty { prompt.insert(PromptMessage(role: "system", content: instructions), at: 0) }
                 prompt += (earlier + [last]).map { PromptMessage(role: $0.role, content: $0.text) }
-                turn = try Turn.unstored(user: owner.storeID, persona: model.persona, prompt: prompt, quota: owner.quota, in: turns)
+                turn = try await Turn.unstored(user: owner.storeID, persona: model.persona, prompt: prompt, quota: owner.quota,
+                                               in: turns)
             }
         } catch let refusal as TurnRefusal {
-            throw refusal == .unknownSession ? APIError.conversationNotFound : APIError(refusal: refusal)
+            guard refusal == .unknownSession else { throw APIError(refusal: refusal) }
+            throw body.previousResponseID.map(APIError.responseNotFound) ?? APIError.conversationNotFound
         }
         var response = ResponseObject(id: "", model: model.id, createdAt: Date().timeIntervalSince1970, itemID: "", store: store)
         (response.instructions, response.previousResponseID, response.metadata) = (body.instructions, body.previousResponseID, metadata)
@@ -90,22 +92,6 @@ struct ResponsesController: Sendable {
                                        onDisconnect: validate.settings.onDisconnect)
     }
 
-    /// Earlier turns a request brings along, added to its conversation before its own turn.
-    private func append(_ messages: [InputMessage], to session: String, create: Bool, owner: Owner) async throws {
-        let now = Date().timeIntervalSince1970
-        if create {
-            let made = try await storage {
-                try await turns.store.upsertSession(user: owner.storeID, id: session, title: nil, persona: nil,
-                                                    defaultPersona: turns.personas.defaultID, now: now,
-                                                    maxSessions: validate.settings.maxSessionsPerUser)
-            }
-            if made == .limitReached { throw APIError(refusal: .sessionLimit) }
-        }
-        let stored = messages.map { ChatMessage(role: $0.role == "user" ? .user : .assistant, content: $0.text, timestamp: now) }
-        guard try await storage({ try await turns.store.appendMessages(user: owner.storeID, session: session, messages: stored, now: now) })
-        else { throw APIError.conversationNotFound }
-    }
-
     @Sendable func retrieve(_ request: Request, context: Context) async throws -> Response {
         let owner = Owner.user(try validate.signedIn(context))
         let (reply, session, history) = try await storedReply(context, owner: owner)
@@ -114,11 +100,12 @@ struct ResponsesController: Sendable {
         return try JSONBody.response(ResponseObject(reply: reply, session: session, previous: previous).json)
     }
 
+    /// Deletes the reply; the user's message that asked for it stays in the conversation.
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let owner = Owner.user(try validate.signedIn(context))
         let id = context.parameters.get("response_id") ?? ""
-        guard let (session, message) = OpenAIIDs.reply(response: id),
-              try await storage({ try await turns.store.deleteMessage(user: owner.storeID, session: session, messageID: message) })
+        let (reply, session, _) = try await storedReply(context, owner: owner)
+        guard try await storage({ try await turns.store.deleteMessage(user: owner.storeID, session: session, messageID: reply.id) })
         else { throw APIError.responseNotFound(id) }
         return try JSONBody.response(["id": .string(id), "object": "response", "deleted": true] as JSONValue)
     }

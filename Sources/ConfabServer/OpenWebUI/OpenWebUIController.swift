@@ -161,7 +161,9 @@ struct OpenWebUIController: Sendable {
 
     private func page(_ sessions: [SessionInfo], request: Request) throws -> [SessionInfo] {
         guard let raw = request.query("page") else { return sessions }
-        guard let page = Int(raw), page >= 1 else { throw APIError(.badRequest, code: "invalid_page", "page must be a whole number from 1") }
+        guard let page = Int(raw), (1...1_000_000).contains(page) else {
+            throw APIError(.badRequest, code: "invalid_page", "page must be a whole number from 1 to 1000000")
+        }
         return Array(sessions.dropFirst((page - 1) * Self.pageSize).prefix(Self.pageSize))
     }
 

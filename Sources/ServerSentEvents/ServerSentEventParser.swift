@@ -8,6 +8,13 @@ public struct ServerSentEvent: Sendable, Equatable {
     public var lastEventID: String?
     /// `retry:` in milliseconds, when this event carried one.
     public var retry: Int?
+
+    public init(type: String = "message", data: String, lastEventID: String? = nil, retry: Int? = nil) {
+        self.type = type
+        self.data = data
+        self.lastEventID = lastEventID
+        self.retry = retry
+    }
 }
 
 /// Turns the bytes of a `text/event-stream` into events, whatever the chunks: an event, a line,

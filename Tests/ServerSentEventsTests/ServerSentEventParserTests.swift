@@ -1,24 +1,25 @@
+import ServerSentEvents
 import Testing
-@testable import ConfabCore
 
-@Suite struct SSEDecoderTests {
+/// The parser both ends use: Confab reading the model's stream, ConfabClient reading Confab's.
+@Suite struct ServerSentEventParserTests {
     let stream = Array(": keep-alive\r\ndata: {\"a\":\"é😀\"}\r\n\r\nevent: x\ndata: line1\ndata: line2\nid: 7\n\n\rdata:nospace\r\rretry: 10\ndata: [DONE]\n\n".utf8)
     let expected = [
-        SSEDecoder.Event(event: nil, data: "{\"a\":\"é😀\"}", id: nil),
-        SSEDecoder.Event(event: "x", data: "line1\nline2", id: "7"),
-        SSEDecoder.Event(event: nil, data: "nospace", id: "7"),
-        SSEDecoder.Event(event: nil, data: "[DONE]", id: "7"),
+        ServerSentEvent(data: "{\"a\":\"é😀\"}"),
+        ServerSentEvent(type: "x", data: "line1\nline2", lastEventID: "7"),
+        ServerSentEvent(data: "nospace", lastEventID: "7"),
+        ServerSentEvent(data: "[DONE]", lastEventID: "7", retry: 10),
     ]
 
     @Test func decodesWholeStream() {
-        var decoder = SSEDecoder()
+        var decoder = ServerSentEventParser()
         #expect(decoder.feed(stream) == expected)
     }
 
     @Test(arguments: [1, 2, 3, 5, 7])
     func decodesTheSameWhenSplitAnywhere(chunkSize: Int) {
-        var decoder = SSEDecoder()
-        var events: [SSEDecoder.Event] = []
+        var decoder = ServerSentEventParser()
+        var events: [ServerSentEvent] = []
         for start in stride(from: 0, to: stream.count, by: chunkSize) {
             events += decoder.feed(stream[start..<min(start + chunkSize, stream.count)])
         }
@@ -26,13 +27,13 @@ import Testing
     }
 
     @Test func ignoresCommentsAndEventsWithoutData() {
-        var decoder = SSEDecoder()
+        var decoder = ServerSentEventParser()
         #expect(decoder.feed(Array(": OPENROUTER PROCESSING\n\nevent: ping\n\n".utf8)).isEmpty)
     }
 
     @Test func holdsAnUnfinishedEvent() {
-        var decoder = SSEDecoder()
+        var decoder = ServerSentEventParser()
         #expect(decoder.feed(Array("data: partial".utf8)).isEmpty)
-        #expect(decoder.feed(Array("\n\n".utf8)) == [SSEDecoder.Event(event: nil, data: "partial", id: nil)])
+        #expect(decoder.feed(Array("\n\n".utf8)) == [ServerSentEvent(data: "partial")])
     }
 }
