@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import RedisClient
 import Testing
 import TestSupport
 
@@ -156,6 +157,32 @@ import TestSupport
                                                "response.content_part.added"])
             #expect(types.last == "response.completed")
             #expect(events.map { $0["sequence_number"] as? Int } == Array(0..<events.count).map { Optional($0) })
+        }
+    }
+
+    @Test func aCompletionKeptNowhereStillHoldsItsStreamSlot() async throws {
+        try await withConfab { h in
+            let fay = try await h.register("door-fay")
+            let limited = try await h.send(.POST, "/api/v1/keys", ["name": "one at a time", "limits": ["concurrent_streams": 1]],
+                                           headers: ["Authorization": "Bearer \(fay.token)"])
+            let key = try #require(limited.json["key"] as? String)
+            let auth = ["Authorization": "Bearer \(key)"]
+            let slow = #"{"model":"assistant","stream":true,"messages":[{"role":"user","content":"[[tokens=200]] [[delay=10]] long"}]}"#
+            async let first = h.stream("/v1/chat/completions", method: .POST, body: slow, headers: auth)
+            let slots = "confab:{u:\(fay.id)}:rate:key:key_\(key.split(separator: "_")[1]):streams"
+            var waited = 0
+            while try await h.redis.send(RedisCommand("ZCARD", slots)).int != 1, waited < 1000 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
+            let second = try await h.send(.POST, "/v1/chat/completions",
+                                          ["model": "assistant", "messages": [["role": "user", "content": "me too"]]], headers: auth)
+            #expect(second.status == 429 && second.errorCode == "rate_limit_exceeded", "\(second.body)")
+            #expect(try await first.data.last == "[DONE]")
+            #expect(try await h.redis.send(RedisCommand("ZCARD", slots)).int == 0, "the slot is freed when the turn ends")
+            let again = try await h.send(.POST, "/v1/chat/completions",
+                                         ["model": "assistant", "messages": [["role": "user", "content": "now"]]], headers: auth)
+            #expect(again.status == 200)
         }
     }
 }
