@@ -22,11 +22,11 @@ struct OpenWebUIController: Sendable {
         router.get("/api/v1/chats/list", use: list)
         router.get("/api/v1/chats/search", use: search)
         router.post("/api/v1/chats/new", use: create)
-        router.get("/api/v1/chats/{session_id}", use: chat)
-        router.post("/api/v1/chats/{session_id}", use: update)
-        router.delete("/api/v1/chats/{session_id}", use: delete)
+        router.get("/api/v1/chats/{chat_id}", use: chat)
+        router.post("/api/v1/chats/{chat_id}", use: update)
+        router.delete("/api/v1/chats/{chat_id}", use: delete)
         router.delete("/api/v1/chats", use: deleteAll)
-        router.post("/api/v1/chats/{session_id}/messages/{message_id}/event", use: messageEvent)
+        router.post("/api/v1/chats/{chat_id}/messages/{message_id}/event", use: messageEvent)
         router.post("/api/chat/completions", use: complete)
     }
 
@@ -72,14 +72,14 @@ struct OpenWebUIController: Sendable {
 
     @Sendable func chat(_ request: Request, context: Context) async throws -> Response {
         let owner = try owner(context)
-        return try JSONBody.response(try await chatObject(try validate.sessionID(context.parameters.get("session_id")), owner: owner))
+        return try JSONBody.response(try await chatObject(try validate.sessionID(context.parameters.get("chat_id")), owner: owner))
     }
 
     /// `POST /api/v1/chats/{id}` with `{chat: {…}}`: its fields replace the stored document's, as
     /// Open WebUI merges them; the title follows the document's.
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let owner = try owner(context)
-        let id = try validate.sessionID(context.parameters.get("session_id"))
+        let id = try validate.sessionID(context.parameters.get("chat_id"))
         var request = request
         let changes = try await chatDocument(&request)
         guard case .object(let current)? = try await storedDocument(id, owner: owner), case .object(let new) = changes else {
@@ -92,7 +92,7 @@ struct OpenWebUIController: Sendable {
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let owner = try owner(context)
-        let id = try validate.sessionID(context.parameters.get("session_id"))
+        let id = try validate.sessionID(context.parameters.get("chat_id"))
         guard try await storage({ try await store.deleteSession(user: owner.storeID, session: id) }) else { throw APIError.sessionNotFound }
         return try JSONBody.response(true as JSONValue)
     }
@@ -110,7 +110,7 @@ struct OpenWebUIController: Sendable {
     /// is stored in that chat. Replies are stored by the turn, so their events change nothing.
     @Sendable func messageEvent(_ request: Request, context: Context) async throws -> Response {
         let owner = try owner(context)
-        let id = try validate.sessionID(context.parameters.get("session_id"))
+        let id = try validate.sessionID(context.parameters.get("chat_id"))
         struct Event: Decodable {
             struct Data: Decodable { var content: String? }
             var data: Data?
