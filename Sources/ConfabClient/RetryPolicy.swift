@@ -34,7 +34,7 @@ public struct RetryPolicy: Sendable {
     /// `Retry-After` if it gave one, else exponential backoff with jitter; capped either way.
     func delay(after attempt: Int, error: ConfabClientError) -> TimeAmount {
         if case .server(_, _, _, let retryAfter?) = error {
-            return min(.seconds(Int64(retryAfter)), maximumDelay)
+            return min(.seconds(Int64(max(0, retryAfter))), maximumDelay)  // a negative one (a bad proxy) is no wait, not a trap
         }
         let base = initialDelay.nanoseconds << Int64(min(attempt - 1, 20))
         // Up to a quarter more, so that many clients cut off together do not return together.

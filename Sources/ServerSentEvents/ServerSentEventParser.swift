@@ -22,9 +22,9 @@ public struct ServerSentEvent: Sendable, Equatable {
 /// lines starting with `:` are comments (keep-alives) and are skipped; an event ends at a blank
 /// line; a last event without one is dropped at the end of the stream, as EventSource does.
 public struct ServerSentEventParser: Sendable {
-    private var line: [UInt8] = []
+    @usableFromInline var line: [UInt8] = []
     /// A CR ended the last line: a LF right after it (maybe in the next chunk) is the same break.
-    private var afterCR = false
+    @usableFromInline var afterCR = false
     private var data: [UInt8] = []
     private var hasData = false
     private var type: String?
@@ -33,7 +33,9 @@ public struct ServerSentEventParser: Sendable {
 
     public init() {}
 
-    /// Feeds the next bytes; answers the events they complete, in order.
+    /// Feeds the next bytes; answers the events they complete, in order. Inlinable: it runs per
+    /// byte of every token, and a generic call across modules would not be specialized.
+    @inlinable
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
         for byte in bytes {
@@ -52,7 +54,8 @@ public struct ServerSentEventParser: Sendable {
     }
 
     /// Handles a whole line; answers an event when the line was the blank one that ends it.
-    private mutating func endLine() -> ServerSentEvent? {
+    @usableFromInline
+    mutating func endLine() -> ServerSentEvent? {
         defer { line.removeAll(keepingCapacity: true) }
         guard !line.isEmpty else { return dispatch() }
         if line[0] == UInt8(ascii: ":") { return nil }

@@ -42,8 +42,9 @@ public protocol ConversationStore: Sendable {
     /// it, an OpenAI conversation's metadata): kept and deleted with the session, never parsed
     /// by the store. Nil when the session or the document does not exist.
     func document(user: String, session: String, name: SessionDocument) async throws -> String?
-    /// Saves one; false when the session is unknown.
-    func saveDocument(user: String, session: String, name: SessionDocument, json: String) async throws -> Bool
+    /// Saves one, and with `title` retitles the session, in one step; false when the session is
+    /// unknown (nothing is written).
+    func saveDocument(user: String, session: String, name: SessionDocument, json: String, title: String?, now: Double) async throws -> Bool
 
     /// A turn kept nowhere (a stateless completion) still holds stream slots: takes one in each
     /// of the quota's scopes under `token` until `milliseconds` from `now`, or answers the limit

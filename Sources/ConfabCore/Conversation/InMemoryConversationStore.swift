@@ -96,7 +96,8 @@ public actor InMemoryConversationStore: ConversationStore {
     public func abandonTurn(_ start: TurnStart) {
         guard var session = sessions[start.user]?[start.session], session.lock == start.lockToken else { return }
         session.lock = nil
-        session.messages.removeAll { $0.id == start.message.id }
+        let ids = Set([start.message.id] + start.earlier.map(\.id))
+        session.messages.removeAll { ids.contains($0.id) }
         session.info.messageCount = session.messages.count
         sessions[start.user]![start.session] = session
     }
@@ -140,9 +141,13 @@ public actor InMemoryConversationStore: ConversationStore {
         sessions[user]?[session]?.documents[name]
     }
 
-    public func saveDocument(user: String, session: String, name: SessionDocument, json: String) -> Bool {
+    public func saveDocument(user: String, session: String, name: SessionDocument, json: String, title: String?, now: Double) -> Bool {
         guard sessions[user]?[session] != nil else { return false }
         sessions[user]![session]!.documents[name] = json
+        if let title {
+            sessions[user]![session]!.info.title = title
+            sessions[user]![session]!.info.updatedAt = now
+        }
         return true
     }
 

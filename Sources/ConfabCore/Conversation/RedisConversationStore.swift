@@ -140,7 +140,7 @@ public struct RedisConversationStore: ConversationStore {
                                  keys: [keys.session(start.session), keys.messages(start.session), keys.lock(start.session),
                                         keys.abandoned(start.session, token: start.lockToken)] + Self.slots(start.quota, keys),
                                  // Longer than any command can lie unread in a stalled Redis.
-                                 arguments: [start.lockToken, start.message.id, 600_000])
+                                 arguments: [start.lockToken, start.message.id, 600_000] + start.earlier.map(\.id))
     }
 
     public func session(user: String, id: String) async throws -> SessionInfo? {
@@ -166,9 +166,11 @@ public struct RedisConversationStore: ConversationStore {
         try await redis.send(RedisCommand("HGET", RedisKeys(user: user).session(session), name.rawValue)).check().string
     }
 
-    public func saveDocument(user: String, session: String, name: SessionDocument, json: String) async throws -> Bool {
-        try await redis.eval(RedisScripts.saveDocument, keys: [RedisKeys(user: user).session(session)],
-                             arguments: [name.rawValue, json]).int == 1
+    public func saveDocument(user: String, session: String, name: SessionDocument, json: String, title: String?,
+                             now: Double) async throws -> Bool {
+        let keys = RedisKeys(user: user)
+        return try await redis.eval(RedisScripts.saveDocument, keys: [keys.session(session), keys.sessions],
+                                    arguments: [name.rawValue, json, title ?? "", now, session, ttlSeconds, title == nil ? "0" : "1"]).int == 1
     }
 
     public func upsertSession(user: String, id: String, title: String?, persona: String?, defaultPersona: String, now: Double,

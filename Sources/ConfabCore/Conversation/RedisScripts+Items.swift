@@ -33,10 +33,16 @@ extension RedisScripts {
         return 0
         """)
 
-    /// KEYS: session. ARGV: the document's field, its JSON. A session that is gone stays gone.
+    /// KEYS: session, sessions. ARGV: the document's field, its JSON, a title, now, the session
+    /// id, ttl, '1' to retitle (and count as activity). A session that is gone stays gone.
     static let saveDocument = RedisScript("""
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+        if ARGV[7] == '1' then
+            redis.call('HSET', KEYS[1], 'title', ARGV[3], 'updated_at', ARGV[4])
+            redis.call('EXPIRE', KEYS[1], ARGV[6])
+            redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+        end
         return 1
         """)
 }

@@ -119,19 +119,19 @@ enum RedisScripts {
     /// Undoes a `beginTurn` whose answer never came (its caller timed out, told the client
     /// nothing was written): if it ran, frees the lock it took and removes the user message; if it
     /// has not run yet, the marker makes it do nothing when it does. Either order ends the same.
-    /// KEYS[5], KEYS[6]: the stream slots the begin took.
+    /// KEYS[5], KEYS[6]: the stream slots the begin took. ARGV[4…]: the ids of the earlier
+    /// messages the begin stored with the user's, removed too.
     static let abandonTurn = RedisScript("""
         redis.call('SET', KEYS[4], '1', 'PX', ARGV[3])
         redis.call('ZREM', KEYS[5], ARGV[1])
         redis.call('ZREM', KEYS[6], ARGV[1])
         if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
         redis.call('DEL', KEYS[3])
-        for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, 9)) do
+        local ids = {[ARGV[2]] = true}
+        for i = 4, #ARGV do ids[ARGV[i]] = true end
+        for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, 9 + #ARGV - 3)) do
             local ok, message = pcall(cjson.decode, item)
-            if ok and type(message) == 'table' and message.id == ARGV[2] then
-                redis.call('LREM', KEYS[2], 1, item)
-                break
-            end
+            if ok and type(message) == 'table' and ids[message.id] then redis.call('LREM', KEYS[2], 1, item) end
         end
         redis.call('HSET', KEYS[1], 'count', redis.call('LLEN', KEYS[2]))
         return 1

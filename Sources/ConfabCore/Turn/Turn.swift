@@ -121,6 +121,7 @@ public final class Turn: Sendable {
     /// client runs itself. `earlier` are turns the client brings along, stored with its message.
     public static func begin(user: String, session: String, personaID: String?, message: String,
                              prompt input: TurnPrompt = .history(), earlier: [ChatMessage] = [], clientTools: [ToolSpec] = [],
+                             temperature: Double? = nil,
                              createSession: Bool = false, maxSessions: Int = .max, quota: TurnQuota = TurnQuota(),
                              in environment: TurnEnvironment) async throws(TurnRefusal) -> Turn {
         // No persona asked for: the session's own (learnt in the same round trip), else the default.
@@ -147,7 +148,8 @@ public final class Turn: Sendable {
         case .unknownAgent: throw .unknownAgent
         case .streamLimit(let limit): throw .streamLimit(limit)
         case .started(let window, let sessionPersona, let agent):
-            let persona = environment.persona(asked ?? sessionPersona, agent: agent)
+            var persona = environment.persona(asked ?? sessionPersona, agent: agent)
+            if let temperature { persona.temperature = temperature }  // the client's, for this turn
             let prompt = input.messages(persona: persona, history: earlier.reversed() + window, message: message,
                                         builder: environment.settings.prompt)
             let replyID = UUID().uuidString.lowercased()
@@ -192,7 +194,8 @@ public final class Turn: Sendable {
         return Turn(user: user, session: "", persona: persona,
                     userMessage: ChatMessage(role: .user, content: message, timestamp: Date().timeIntervalSince1970, persona: persona.id),
                     replyID: UUID().uuidString.lowercased(), prompt: prompt, clientTools: clientTools, stored: false,
-                    lockToken: token, quota: quota, capture: nil, environment: environment, abandon: {
+                    lockToken: token, quota: quota, capture: nil, environment: environment, abandon: { [metrics = environment.metrics] in
+                        metrics.ended(.partial)
                         guard !quota.scopes.isEmpty else { return }
                         Task { try? await store.releaseStreamSlots(user: user, quota: quota, token: token, tokens: 0,
                                                                    now: Date().timeIntervalSince1970) }

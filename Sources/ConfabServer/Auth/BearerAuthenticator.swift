@@ -69,7 +69,8 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         let path = request.uri.path
         var check = AuthCheck(user: userID, key: key, userLimits: settings.userLimits, now: Date().timeIntervalSince1970)
         check.enforceRequests = !(path == "/api/v1/me" || path == "/api/v1/keys" || path.hasPrefix("/api/v1/keys/"))
-        check.enforceTokens = Self.turnPaths.contains(path)
+        // As the router reads it: `/v1/responses/` and `//v1/responses` are the same route.
+        check.enforceTokens = Self.turnPaths.contains("/" + path.split(separator: "/").joined(separator: "/"))
         switch try await storage({ try await accounts.authenticate(check) }) {
         case .unknown:
             throw APIError.unauthorized(key == nil ? "the user of this token no longer exists" : "the API key is not valid or was revoked")

@@ -41,7 +41,10 @@ struct ChatCompletions: Sendable {
         guard body.stream == true else {
             let transcript = await TurnTranscript.of(turn)
             if let error = transcript.error {
-                throw APIError(error.code == "shutdown" ? .serviceUnavailable : failure, code: error.code, error.message)
+                // A kept turn was stored with its error: a retry would run and store it again.
+                var retry: HTTPFields = turn.stored ? [.shouldRetry: "false"] : [:]
+                retry.append(contentsOf: headers)
+                throw APIError(error.code == "shutdown" ? .serviceUnavailable : failure, code: error.code, error.message, headers: retry)
             }
             var response = try JSONBody.response(ChatCompletionBody.make(transcript, id: id, model: model.id, created: created))
             response.headers.append(contentsOf: headers)
@@ -66,7 +69,8 @@ struct ChatCompletions: Sendable {
                     throw APIError(.badRequest, code: "invalid_messages", "a stored completion's last message must be the user's")
                 }
                 return try await Turn.begin(user: owner.storeID, session: session, personaID: model.id, message: message,
-                                            prompt: .given(prompt), clientTools: tools, createSession: create,
+                                            prompt: .given(prompt), clientTools: tools, temperature: persona.temperature,
+                                            createSession: create,
                                             maxSessions: validate.settings.maxSessionsPerUser, quota: owner.quota, in: turns)
             }
         } catch let refusal as TurnRefusal {
@@ -80,4 +84,6 @@ extension HTTPField.Name {
     static let confabSessionID = HTTPField.Name("X-Confab-Session-Id")!
     /// `true` from a client: keep this completion as a new session.
     static let confabStore = HTTPField.Name("X-Confab-Store")!
+    /// OpenAI's SDK retries no request answered with `x-should-retry: false`.
+    static let shouldRetry = HTTPField.Name("x-should-retry")!
 }

@@ -41,7 +41,8 @@ struct ConversationsController: Sendable {
             try await store.createSession(user: owner.storeID, persona: turns.personas.defaultID, now: now, maxSessions: limit)
         }) else { throw APIError(refusal: .sessionLimit) }
         _ = try await storage { try await store.saveDocument(user: owner.storeID, session: session.id, name: .conversationMetadata,
-                                                            json: JSONValue.object(metadata.mapValues(JSONValue.string)).serialized) }
+                                                            json: JSONValue.object(metadata.mapValues(JSONValue.string)).serialized,
+                                                            title: nil, now: now) }
         if !items.isEmpty {
             _ = try await storage { try await store.appendMessages(user: owner.storeID, session: session.id,
                                                                   messages: Self.messages(items, now: now), now: now) }
@@ -63,7 +64,8 @@ struct ConversationsController: Sendable {
         let metadata = try validate.metadata(try await validate.decode(Body.self, from: &request).metadata)
         let (session, _) = try await conversation(context, owner: owner)
         guard try await storage({ try await store.saveDocument(user: owner.storeID, session: session.id, name: .conversationMetadata,
-                                                               json: JSONValue.object(metadata.mapValues(JSONValue.string)).serialized) })
+                                                               json: JSONValue.object(metadata.mapValues(JSONValue.string)).serialized,
+                                                               title: nil, now: Date().timeIntervalSince1970) })
         else { throw APIError.conversationNotFound }
         return try JSONBody.response(Self.object(session, metadata: metadata))
     }
@@ -124,11 +126,11 @@ struct ConversationsController: Sendable {
     @Sendable func deleteItem(_ request: Request, context: Context) async throws -> Response {
         let owner = Owner.user(try validate.signedIn(context))
         let id = try sessionID(context)
-        _ = try await conversation(context, owner: owner)
+        var (session, metadata) = try await conversation(context, owner: owner)
         guard let message = OpenAIIDs.message(item: context.parameters.get("item_id") ?? ""),
               try await storage({ try await store.deleteMessage(user: owner.storeID, session: id, messageID: message) })
         else { throw APIError.itemNotFound }
-        let (session, metadata) = try await conversation(context, owner: owner)
+        session.messageCount -= 1
         return try JSONBody.response(Self.object(session, metadata: metadata))
     }
 

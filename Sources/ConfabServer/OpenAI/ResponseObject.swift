@@ -91,11 +91,12 @@ extension ResponseObject.Status {
 
 /// A conversation's item: a stored message as OpenAI's `message` item.
 enum ConversationItem {
-    static func message(id: String, role: String, text: String, complete: Bool) -> JSONValue {
+    static func message(id: String, role: String, text: String, complete: Bool, inProgress: Bool = false) -> JSONValue {
         let part: JSONValue = role == "assistant"
             ? ["type": "output_text", "text": .string(text), "annotations": [], "logprobs": []]
             : ["type": "input_text", "text": .string(text)]
-        return ["type": "message", "id": .string(id), "status": complete ? "completed" : "incomplete", "role": .string(role),
+        return ["type": "message", "id": .string(id), "status": inProgress ? "in_progress" : complete ? "completed" : "incomplete",
+                "role": .string(role),
                 "content": [part]]
     }
 

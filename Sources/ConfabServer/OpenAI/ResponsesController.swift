@@ -55,7 +55,8 @@ struct ResponsesController: Sendable {
                 let now = Date().timeIntervalSince1970
                 turn = try await Turn.begin(user: owner.storeID, session: kept, personaID: model.id, message: last.text,
                                             prompt: .history(instructions: instructions.isEmpty ? nil : instructions),
-                                            earlier: earlier.map { $0.stored(at: now) }, createSession: session == nil,
+                                            earlier: earlier.map { $0.stored(at: now) }, temperature: try temperature(body.temperature),
+                                            createSession: session == nil,
                                             maxSessions: validate.settings.maxSessionsPerUser, quota: owner.quota, in: turns)
                 session = kept
             } else {
@@ -64,12 +65,14 @@ struct ResponsesController: Sendable {
                     guard let history = try await storage({ try await turns.store.history(user: owner.storeID, session: session) }) else {
                         throw APIError.conversationNotFound
                     }
-                    prompt = PromptBuilder.replayed(history)
+                    // The same window a stored turn reads (the newest messages).
+                    prompt = PromptBuilder.replayed(Array(history.suffix(turns.settings.prompt.window)))
                 }
                 if !instructions.isEmpty { prompt.insert(PromptMessage(role: "system", content: instructions), at: 0) }
                 prompt += (earlier + [last]).map { PromptMessage(role: $0.role, content: $0.text) }
-                turn = try await Turn.unstored(user: owner.storeID, persona: model.persona, prompt: prompt, quota: owner.quota,
-                                               in: turns)
+                var persona = model.persona
+                persona.temperature = try temperature(body.temperature) ?? persona.temperature
+                turn = try await Turn.unstored(user: owner.storeID, persona: persona, prompt: prompt, quota: owner.quota, in: turns)
             }
         } catch let refusal as TurnRefusal {
             guard refusal == .unknownSession else { throw APIError(refusal: refusal) }
@@ -90,6 +93,12 @@ struct ResponsesController: Sendable {
         }
         return TurnStreamResponse.make(turn, encoder: ResponsesStreamEncoder(response, keptIn: keptIn), request: request,
                                        onDisconnect: validate.settings.onDisconnect)
+    }
+
+    private func temperature(_ value: Double?) throws -> Double? {
+        guard let value else { return nil }
+        guard (0...2).contains(value) else { throw APIError(.badRequest, code: "invalid_temperature", "temperature must be between 0 and 2") }
+        return value
     }
 
     @Sendable func retrieve(_ request: Request, context: Context) async throws -> Response {

@@ -43,7 +43,7 @@ struct ResponsesStreamEncoder: StreamEncoder {
             emit("response.created", ["response": response.json], into: &framer)
             emit("response.in_progress", ["response": response.json], into: &framer)
             emit("response.output_item.added", ["output_index": 0, "item": ConversationItem.message(
-                id: response.itemID, role: "assistant", text: "", complete: false)], into: &framer)
+                id: response.itemID, role: "assistant", text: "", complete: false, inProgress: true)], into: &framer)
             emit("response.content_part.added", partEvent(text: ""), into: &framer)
         case .usage(let usage):
             response.usage = usage

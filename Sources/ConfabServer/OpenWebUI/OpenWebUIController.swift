@@ -179,17 +179,18 @@ struct OpenWebUIController: Sendable {
         SessionInfo.title(from: document["title"]?.string ?? "New Chat", limit: 200)
     }
 
+    /// Saves the document and the title it gives the session, in one step; a merged document is
+    /// held to the same bound as one body, so updates cannot grow it without end.
     private func save(_ document: JSONValue, session: String, owner: Owner, now: Double) async throws {
-        let title = Self.title(document)
-        let saved = try await storage {
-            guard try await store.saveDocument(user: owner.storeID, session: session, name: .openWebUIChat, json: document.serialized) else {
-                return false
-            }
-            _ = try await store.upsertSession(user: owner.storeID, id: session, title: title, persona: nil,
-                                              defaultPersona: completions.turns.personas.defaultID, now: now, maxSessions: .max)
-            return true
+        let json = document.serialized
+        guard json.utf8.count <= validate.settings.maxChatBodyBytes else {
+            throw APIError(.contentTooLarge, code: "payload_too_large",
+                           "the chat would be over \(validate.settings.maxChatBodyBytes) bytes; start a new chat")
         }
-        guard saved else { throw APIError.sessionNotFound }
+        guard try await storage({
+            try await store.saveDocument(user: owner.storeID, session: session, name: .openWebUIChat, json: json,
+                                         title: Self.title(document), now: now)
+        }) else { throw APIError.sessionNotFound }
     }
 
     private func storedDocument(_ id: String, owner: Owner) async throws -> JSONValue? {
