@@ -547,3 +547,46 @@ def test_too_many_requests_is_a_rate_limit_error_with_retry_after(redis_url, tes
     assert upstream_total(test_upstream) - before == answered, "a refused request reached the model"
     with pytest.raises(openai.RateLimitError):
         client.responses.create(model="assistant", input="me too")
+
+
+# --- The model failing: each API's own way of saying so -------------------------------------------
+
+FAIL_MID = "[[tokens=6]] [[fault=error-event]] break halfway"
+
+
+def test_a_model_failing_mid_stream_raises_after_the_first_pieces(confab, key, client):
+    pieces = []
+    with pytest.raises(openai.APIError) as failed:
+        for chunk in client.chat.completions.create(model="assistant", messages=[user(FAIL_MID)], stream=True):
+            if chunk.choices and chunk.choices[0].delta.content:
+                pieces.append(chunk.choices[0].delta.content)
+    assert pieces, "the text before the failure reached the client"
+    assert "model server reported an error" in str(failed.value)
+
+
+def test_a_kept_completion_that_fails_is_a_502_the_sdk_must_not_retry(confab, key, client):
+    raw = client.chat.completions.with_raw_response
+    with pytest.raises(openai.InternalServerError) as failed:
+        raw.create(model="assistant", messages=[user(FAIL_MID)], extra_headers={"X-Confab-Store": "true"})
+    assert failed.value.status_code == 502
+    assert failed.value.response.headers.get("x-should-retry") == "false"
+    session = failed.value.response.headers["x-confab-session-id"]
+    stored = settled_history(confab, key, session, 2)
+    assert len(stored) == 2 and stored[0] == ("user", FAIL_MID), "stored once, with its error"
+    # The SDK as applications make it (2 retries) still sends it once.
+    retrying = OpenAI(base_url=confab + "/v1", api_key=key, timeout=TIMEOUT)
+    before = len(sessions(confab, key))
+    with pytest.raises(openai.InternalServerError):
+        retrying.chat.completions.create(model="assistant", messages=[user(FAIL_MID)], extra_headers={"X-Confab-Store": "true"})
+    assert len(sessions(confab, key)) == before + 1
+
+
+def test_a_response_whose_model_fails_is_failed_streamed_or_not(confab, key, client):
+    whole = client.responses.create(model="assistant", input=FAIL_MID)
+    assert whole.status == "failed" and whole.error.code == "upstream_stream_error"
+    assert client.responses.retrieve(whole.id).status == "failed"
+    events = list(client.responses.create(model="assistant", input=FAIL_MID, stream=True))
+    types = [e.type for e in events]
+    assert types[0] == "response.created" and "response.output_text.delta" in types
+    assert types[-1] == "response.failed"
+    assert events[-1].response.error.code == "upstream_stream_error"

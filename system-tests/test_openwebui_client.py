@@ -338,3 +338,13 @@ def test_the_client_with_an_unknown_model_gets_nothing_and_nothing_is_stored(con
     result = client.chat("Hello again", "Wrong model", model_id="assistant")
     assert result is not None and result["chat_id"] == chat_id
     assert history(confab, key, chat_id) == [("user", "Hello again"), ("assistant", echo("Hello again"))]
+
+
+def test_a_model_failure_is_a_4xx_the_client_does_not_retry(confab, key, test_upstream):
+    """Open WebUI's client retries every 5xx POST: a failed model is 424 with `detail`, sent once."""
+    before = upstream_total(test_upstream)
+    r = requests.post(f"{confab}/api/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                      json={"model": "assistant", "stream": False,
+                            "messages": [{"role": "user", "content": "[[tokens=6]] [[fault=error-event]] fail"}]})
+    assert r.status_code == 424 and "model server" in r.json()["detail"]
+    assert upstream_total(test_upstream) == before + 1
