@@ -93,7 +93,7 @@ struct Report: Encodable, Sendable {
         for level in levels {
             let (c, fl) = (level.confab, level.floor)
             let held = level.reply.hasPrefix("held") ? " held" : level.reply.hasPrefix("tools") ? " tools"
-                : level.reply.hasPrefix("API key") ? " API key" : ""
+                : level.reply.hasPrefix("API key") ? " API key" : level.reply.hasPrefix("OpenAI door") ? " OpenAI door" : ""
             lines.append("| \(level.concurrency)\(held) (open \(c.maxOpenStreams)) "
                 + "| \(f(c.turnsPerSecond)) / \(f(fl.turnsPerSecond)) (\(f(level.turnsPerSecondOfFloor * 100, 0))%) "
                 + "| \(f(c.ttftP50Ms)) / \(f(fl.ttftP50Ms)) (\(f(level.ttftOverFloorP50Ms))) "
