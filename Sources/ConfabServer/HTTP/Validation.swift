@@ -57,7 +57,7 @@ final class Validation: Sendable {
             throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
         }
         guard let json = try? JSONValue.parse(text) else {
-            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON (or nests deeper than 64 levels)")
+            throw APIError(.badRequest, code: "invalid_json", "the body is not valid JSON (or nests deeper than 64 levels)")
         }
         guard case .object = json else { throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object") }
         do {
@@ -123,13 +123,19 @@ final class Validation: Sendable {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
         }
+        return try jsonFields(text, names)
+    }
+
+    /// The string members of a JSON object (a body, a WebSocket message) that are named; any
+    /// other member is ignored, a named one that is not a string is a 400.
+    func jsonFields(_ text: String, _ names: Set<String>) throws -> [String: String] {
         // The one-pass reader refuses nesting deeper than 64 levels, so a hostile body cannot
         // exhaust the stack.
         guard let json = try? JSONValue.parse(text) else {
-            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON (or nests deeper than 64 levels)")
+            throw APIError(.badRequest, code: "invalid_json", "the body is not valid JSON (or nests deeper than 64 levels)")
         }
         guard case .object(let members) = json else {
-            throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object")
+            throw APIError(.badRequest, code: "invalid_json", "the body must be a JSON object")
         }
         var fields: [String: String] = [:]
         for (key, value) in members where names.contains(key) && value != .null {
