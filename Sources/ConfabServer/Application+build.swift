@@ -59,13 +59,15 @@ private func addAPIRoutes(to routes: RouteTable<ConfabRequestContext>, _ depende
     let completions = ChatCompletions(turns: turns, validate: validation, models: ModelCatalog(turns: turns, accounts: accounts))
     OpenAIChatController(completions: completions).addRoutes(to: routes)
     OpenWebUIController(completions: completions).addRoutes(to: routes)
-    ResponsesController(completions: completions).addRoutes(to: routes)
+    let responses = ResponsesController(completions: completions)
+    responses.addRoutes(to: routes)
     ConversationsController(turns: turns, validate: validation).addRoutes(to: routes)
     // The WebSocket doors: their upgrade routes, and the plain-HTTP answers on the same paths.
     let socketRouter = webSocket?.router ?? Router(context: ConfabRequestContext.self)
     let authenticator = webSocket?.authenticator ?? BearerAuthenticator(accounts: accounts, tokens: dependencies.tokens,
                                                                         settings: dependencies.settings.identity)
     ChatSocketController(chat: chat, authenticator: authenticator).addRoutes(to: socketRouter, http: routes)
+    ResponsesSocketController(responses: responses, authenticator: authenticator).addRoutes(to: socketRouter, http: routes)
 }
 
 /// The HTTP application on the configured host and port.
@@ -74,7 +76,8 @@ public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger,
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
     let settings = dependencies.settings
     let routers = buildRouters(dependencies)
-    let maxMessage = settings.webSocketMaxMessageBytes
+    // Each route holds its messages to its own limit (Confab's socket, or a Responses body).
+    let maxMessage = max(settings.webSocketMaxMessageBytes, settings.maxChatBodyBytes)
     let webSocket = WebSocketServerConfiguration(
         maxFrameSize: maxMessage,
         extensions: [.perMessageDeflate(maxDecompressedFrameSize: maxMessage)],

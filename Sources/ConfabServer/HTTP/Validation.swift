@@ -56,10 +56,15 @@ final class Validation: Sendable {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
         }
+        return try decode(type, from: text)
+    }
+
+    /// A JSON object (a body, a WebSocket message) decoded, every failure a 400 naming the field.
+    func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         guard let json = try? JSONValue.parse(text) else {
             throw APIError(.badRequest, code: "invalid_json", "the body is not valid JSON (or nests deeper than 64 levels)")
         }
-        guard case .object = json else { throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object") }
+        guard case .object = json else { throw APIError(.badRequest, code: "invalid_json", "the body must be a JSON object") }
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch let DecodingError.keyNotFound(key, context) {
@@ -67,7 +72,7 @@ final class Validation: Sendable {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw APIError(.badRequest, code: "invalid_field", "\(Self.path(context.codingPath)) has the wrong type")
         } catch {
-            throw APIError(.badRequest, code: "invalid_json", "the request body could not be read")
+            throw APIError(.badRequest, code: "invalid_json", "the body could not be read")
         }
     }
 
