@@ -68,6 +68,7 @@ private func addAPIRoutes(to routes: RouteTable<ConfabRequestContext>, _ depende
                                                                         settings: dependencies.settings.identity)
     ChatSocketController(chat: chat, authenticator: authenticator).addRoutes(to: socketRouter, http: routes)
     ResponsesSocketController(responses: responses, authenticator: authenticator).addRoutes(to: socketRouter, http: routes)
+    MaimController(chat: chat, authenticator: authenticator).addRoutes(to: socketRouter, http: routes)
 }
 
 /// The HTTP application on the configured host and port.

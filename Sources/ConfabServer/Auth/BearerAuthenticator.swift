@@ -34,6 +34,9 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
     }
 
     func authenticate(request: Request, context: Context) async throws -> Caller? {
+        if MaimController.owns(request.uri.path), let key = MaimController.apiKey(request.headers) {
+            return try await caller(token: key, path: request.uri.path)
+        }
         guard request.headers[.authorization] != nil else {
             // Tickets are for streams only (EventSource); anywhere else the header is the way.
             // (Checked before the query is parsed: an anonymous turn should not pay for it.)
@@ -48,19 +51,24 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         guard header.count == 1, let token = Self.bearer(header[0]) else {
             throw APIError.unauthorized("send credentials as 'Authorization: Bearer <API key or access token>'")
         }
+        return try await caller(token: token, path: request.uri.path)
+    }
+
+    /// Who a bearer token (the admin token, an API key, an access token) names.
+    private func caller(token: String, path: String) async throws -> Caller {
         if let admin = settings.adminToken, Self.constantTimeEqual(token, admin) { return .admin }
         if token.hasPrefix("cfk_") {
             guard let key = APIKeySecret(parsing: token) else { throw APIError.unauthorized("the API key is not valid") }
-            return try await signIn(key.userID, key: (key.keyID, key.hash), path: request.uri.path)
+            return try await signIn(key.userID, key: (key.keyID, key.hash), path: path)
         }
         guard let user = await tokens.userID(from: token) else {
             throw APIError.unauthorized("the access token is not valid (malformed, expired, or not signed by this service)")
         }
-        return try await signIn(user, key: nil, path: request.uri.path)
+        return try await signIn(user, key: nil, path: path)
     }
 
     /// The routes that begin a turn, at every door: the token limit refuses only these.
-    static let turnPaths: Set<String> = ["/chat/stream", "/chat/ws", "/api/chat", "/v1/chat/completions", "/v1/responses", "/api/chat/completions"]
+    static let turnPaths: Set<String> = ["/chat/stream", "/chat/ws", "/ws", "/api/chat", "/v1/chat/completions", "/v1/responses", "/api/chat/completions"]
 
     /// One round trip: the account, the key, the meters. A user's own key routes and `/me` are
     /// counted but never refused (a leaked key flooding the meter cannot stop its revocation);

@@ -69,7 +69,8 @@ struct ChatController: Sendable {
     /// message stream instead of Confab's own.
     private func stream(_ request: Request, context: Context, fields: (String) -> String?) async throws -> Response {
         let requested = fields("format") ?? request.headers[HTTPField.Name("X-Confab-Stream")!]
-        let start = try await beginTurn(context, fields: { $0 == "format" ? requested : fields($0) })
+        let owner = try validate.owner(context, given: fields("user_id"))
+        let start = try await beginTurn(owner, fields: { $0 == "format" ? requested : fields($0) })
         let policy = validate.settings.onDisconnect
         return switch start.format {
         case .confab: TurnStreamResponse.make(start.turn, encoder: ConfabStreamEncoder(), request: request, onDisconnect: policy)
@@ -77,13 +78,12 @@ struct ChatController: Sendable {
         }
     }
 
-    /// A chat turn from a request's fields (`user_id`, `session_id`, `message`, `role`,
-    /// `agent_id`, `format`), at any transport. Without `session_id`, when `newSession` allows
-    /// it (the WebSocket), the turn makes a new session in the same round trip.
-    func beginTurn(_ context: Context, fields: (String) -> String?, newSession: Bool = false) async throws -> ChatTurnStart {
-        let owner = try validate.owner(context, given: fields("user_id"))
+    /// A chat turn from a request's fields (`session_id`, `message`, `role`, `agent_id`,
+    /// `format`), at any transport; `sessions` says what a missing session means. A session the
+    /// turn makes is made in the same round trip.
+    func beginTurn(_ owner: Owner, fields: (String) -> String?, sessions: SessionRule = .mustExist) async throws -> ChatTurnStart {
         let given = fields("session_id")
-        if given == nil, !newSession { throw APIError.missing("session_id") }
+        if given == nil, sessions == .mustExist { throw APIError.missing("session_id") }
         let session = try given.map { try validate.sessionID($0) } ?? UUID().uuidString.lowercased()
         let message = try validate.message(fields("message"))
         // Neither role nor agent: the session's own.
@@ -93,7 +93,7 @@ struct ChatController: Sendable {
         }
         do {
             let turn = try await Turn.begin(user: owner.storeID, session: session, personaID: persona, message: message,
-                                            createSession: given == nil, maxSessions: validate.settings.maxSessionsPerUser,
+                                            createSession: given == nil || sessions == .madeOnFirstUse, maxSessions: validate.settings.maxSessionsPerUser,
                                             quota: owner.quota, in: turns)
             return ChatTurnStart(turn: turn, format: format, createdSession: given == nil)
         } catch {
@@ -129,6 +129,16 @@ struct ChatController: Sendable {
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: capture)))
     }
+}
+
+/// What a chat turn's `session_id` must name.
+enum SessionRule: Sendable {
+    /// A session that exists (the HTTP stream).
+    case mustExist
+    /// One that exists, or with no `session_id` a new one (the WebSocket).
+    case newWhenAbsent
+    /// Any id: a session is made on its first turn (a bot's chat, whose id Confab derives).
+    case madeOnFirstUse
 }
 
 /// A begun chat turn and how its client wants it streamed.

@@ -78,7 +78,8 @@ struct ChatSocketController: Sendable {
             if case .user(let user) = socket.identity {
                 context.identity = .user(try await authenticator.recheck(user, turnPath: "/chat/ws"))
             }
-            let start = try await chat.beginTurn(context, fields: { fields[$0] }, newSession: true)
+            let owner = try validate.owner(context, given: fields["user_id"])
+            let start = try await chat.beginTurn(owner, fields: { fields[$0] }, sessions: .newWhenAbsent)
             // Stopped before it began: it runs to its stop at once, so its ending is stored and sent.
             if !running.started(id, start.turn) { start.turn.stop() }
             if start.createdSession {
