@@ -84,6 +84,8 @@ let package = Package(
         // The load generator of `make bench` (scripts/bench.sh, docs/PERFORMANCE.md).
         .executableTarget(name: "confab-bench", dependencies: [
             "RedisClient",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
