@@ -69,8 +69,8 @@ struct MaimBot: Sendable {
     /// previous reply is still running (people write faster than a model answers), it waits its turn.
     private func begin(_ fields: [String: String?]) async throws -> ChatTurnStart {
         let deadline = ContinuousClock.now + .seconds(120)
+        let user = try await authenticator.recheck(self.user, turnPath: "/ws")  // once: waiting is not another request
         while true {
-            let user = try await authenticator.recheck(self.user, turnPath: "/ws")
             do {
                 return try await chat.beginTurn(Owner.user(user), fields: { fields[$0] ?? nil }, sessions: .madeOnFirstUse)
             } catch let error as APIError where error.info.code == "session_busy" && ContinuousClock.now < deadline {
