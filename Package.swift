@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"6.0.0"),
     ],
@@ -85,15 +86,20 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // Confab's own client library: the HTTP API, typed, over AsyncHTTPClient; independent of
-        // the server's modules so that other programs can use it without Redis or Hummingbird.
+        // Confab's own client library: the HTTP API, typed, over AsyncHTTPClient, and `/chat/ws`
+        // over HummingbirdWSClient (a WebSocket client only: no Hummingbird server in it);
+        // independent of the server's modules so that other programs can use it without Redis.
         .target(name: "ConfabClient", dependencies: [
             "ServerSentEvents",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
-        // The client subcommands of `confab` (chat, sessions, agents, keys, cleanup).
+        // The client subcommands of `confab` (chat, sessions, agents, keys, cleanup, integration).
         .target(name: "ConfabCLI", dependencies: [
             "ConfabClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,6 +112,8 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "ServerSentEventsTests", dependencies: ["ServerSentEvents"]),
         .testTarget(name: "ConfabCoreTests", dependencies: ["ConfabCore", "TestSupport"]),
+        .testTarget(name: "ConfabClientTests", dependencies: ["ConfabClient"]),
+        .testTarget(name: "ConfabCLITests", dependencies: ["ConfabCLI", "ConfabClient"]),
         .testTarget(name: "ConfabServerTests", dependencies: [
             "ConfabServer", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
