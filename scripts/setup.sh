@@ -48,3 +48,10 @@ if $want_test && ! $py -c 'import openai, openwebui_chat_client' 2>/dev/null; th
   echo "setup: installing openai and openwebui-chat-client"
   $py -m pip install -q --disable-pip-version-check openai==3.57.0 openwebui-chat-client==0.1.24
 fi
+# maim_message bots (Router/MessageClient and the API-server WebSocketClient) on /ws/, and the
+# websockets package the WebSocket suites drive /chat/ws and /v1/responses with
+# (system-tests/test_maim_message.py, test_websocket.py, test_openai_ws.py).
+if $want_test && ! $py -c 'import maim_message, websockets' 2>/dev/null; then
+  echo "setup: installing maim-message and websockets"
+  $py -m pip install -q --disable-pip-version-check maim-message==0.7.5 websockets==17.4
+fi

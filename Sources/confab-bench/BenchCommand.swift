@@ -30,6 +30,8 @@ struct BenchCommand: AsyncParsableCommand {
     var authLevels = "256"
     @Option(help: "Levels of OpenAI's door (kept chat completions, each user with its own key), comma separated; empty for none.")
     var openaiLevels = "256"
+    @Option(help: "Levels of Confab's WebSocket door (one socket per user, its turns in order on it), comma separated; empty for none.")
+    var wsLevels = "256,512"
     @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
 
     func run() async throws {
@@ -76,6 +78,19 @@ struct BenchCommand: AsyncParsableCommand {
         for users in Self.levels(openaiLevels) {
             report.levels.append(try await variantLevel("openai", users: users, Target.openAI(confabClient),
                                                         reply: "OpenAI door: \(workload), kept in the user's session", observer, upstreamClient))
+        }
+        // The WebSocket door: the same turns on one socket per user (a user each, with its key).
+        for users in Self.levels(wsLevels) {
+            let floorUsers = try await BenchRun.prepare(Target.floor(upstreamClient), users: users, tag: "ws-\(users)")
+            let floor = try await observer.measure { await BenchRun.run(Target.floor(upstreamClient), floorUsers, seconds: seconds) }
+            let figures = try await SocketWorkload(http: confabClient).run(users: users, seconds: seconds, tag: "\(users)", probe: probe) {
+                try await observer.measure(confabOwn: true, $0)
+            }
+            var level = Level(concurrency: users, confab: figures, floor: floor)
+            level.reply = "WebSocket door: \(workload), one socket per user with its key"
+            report.levels.append(level)
+            print("ws level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, "
+                  + "\(String(format: "%.1f", figures.rssPerOpenStreamKB ?? 0)) KB per open socket")
         }
         // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
         // (a second model call, two tool runs, the larger prompt and stored reply).

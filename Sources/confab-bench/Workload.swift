@@ -53,7 +53,7 @@ struct Target: Sendable {
     }
 
     /// Registers `user` and makes it a key with generous limits of its own; returns the key.
-    private static func register(_ user: String, _ client: StreamingClient) async throws -> String {
+    static func register(_ user: String, _ client: StreamingClient) async throws -> String {
         let body = #"{"username":"\#(user)","password":"bench-pass-1"}"#
         let registered = try await client.send(.init(method: .POST, uri: "/api/v1/auth/register", body: Array(body.utf8), collect: true))
         guard registered.status == 201, let token = json(registered)?["access_token"] as? String else {

@@ -52,6 +52,12 @@ public struct Settings: Sendable {
     /// What a turn does when its client leaves: store the partial and cancel the model request,
     /// or finish the reply and store it whole.
     public var onDisconnect = DisconnectPolicy.cancel
+    /// The largest WebSocket message a client may send; a larger one closes the socket (1009).
+    public var webSocketMaxMessageBytes = 64 * 1024
+    /// Seconds between the server's pings on an idle WebSocket (a peer that misses one is dropped).
+    public var webSocketPingSeconds = 30.0
+    /// maim_message bots get the reply as several messages (one per sentence) while it streams.
+    public var maimStreamReplies = false
     /// Run Swift tasks on SwiftNIO's event loops (set once, at start-up, by `confab serve`).
     public var eventLoopExecutor = false
     public var identity = IdentitySettings()
@@ -120,6 +126,9 @@ public struct Settings: Sendable {
             throw SettingsError(name: "CONFAB_ON_DISCONNECT", value: policy, expected: "cancel or continue")
         }
         s.onDisconnect = parsed
+        s.webSocketMaxMessageBytes = try read.int("CONFAB_WS_MAX_MESSAGE_BYTES", s.webSocketMaxMessageBytes, in: 1024...16 * 1024 * 1024)
+        s.webSocketPingSeconds = try read.seconds("CONFAB_WS_PING_SECONDS", s.webSocketPingSeconds)
+        s.maimStreamReplies = try read.bool("CONFAB_MAIM_STREAM", s.maimStreamReplies)
         s.identity = try IdentitySettings.load(read)
         return s
     }

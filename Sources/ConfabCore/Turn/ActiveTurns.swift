@@ -56,7 +56,11 @@ public final class ActiveTurns: Sendable {
 }
 
 /// Why a turn's stream was stopped from outside.
-enum TurnStop: Error { case shutdown }
+enum TurnStop: Error {
+    case shutdown
+    /// The client asked (a WebSocket `stop`).
+    case byClient
+}
 
 /// Reaches the model call a turn is waiting on from outside the turn's task: a shutdown or an
 /// expired deadline ends it (and any later call of the turn at once), a keep-alive is slipped in

@@ -85,6 +85,8 @@ public final class Turn: Sendable {
     /// called when the turn goes away without `run`.
     private let abandon: @Sendable () -> Void
     private let ran = Atomic<Bool>(false)
+    /// Reaches the running model call from outside: a shutdown, a deadline, the client's stop.
+    private let stopper = Stopper()
 
     private init(user: String, session: String, persona: Persona, userMessage: ChatMessage, replyID: String,
                  prompt: [PromptMessage], clientTools: [ToolSpec], stored: Bool, lockToken: String, quota: TurnQuota,
@@ -209,7 +211,7 @@ public final class Turn: Sendable {
     public func run(emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
         ran.store(true, ordering: .relaxed)
         let started = ContinuousClock.now
-        let stopper = Stopper()
+        let stopper = self.stopper
         var draft = ReplyDraft(messageID: replyID)
         guard let registration = environment.activeTurns.register(stop: { stopper.stop(TurnStop.shutdown) }) else {
             return await end(draft, outcome: .shutdown, started: started, emit: emit)
@@ -232,10 +234,18 @@ public final class Turn: Sendable {
             outcome = .failed(error)
         } catch TurnStop.shutdown {
             outcome = .shutdown
+        } catch TurnStop.byClient {
+            outcome = .stopped
         } catch {
             outcome = .clientLeft  // the client's connection closed: a write failed or we were cancelled
         }
         return await end(draft, outcome: outcome, started: started, emit: emit)
+    }
+
+    /// Ends the running turn as the client asked: the partial reply is stored (reason `stopped`)
+    /// and the stream ends with it, as a finish with status `partial`. A no-op once it has ended.
+    public func stop() {
+        stopper.stop(TurnStop.byClient)
     }
 
     // MARK: - Steps
@@ -244,6 +254,8 @@ public final class Turn: Sendable {
         case complete(ModelCompletion)
         case failed(ModelError)
         case clientLeft
+        /// The client asked for the turn to end (`stop`); it still hears the ending.
+        case stopped
         case shutdown
     }
 
@@ -394,6 +406,9 @@ public final class Turn: Sendable {
         case .clientLeft:
             reply.status = .partial
             reply.reason = "client_disconnected"
+        case .stopped:
+            reply.status = .partial
+            reply.reason = "stopped"
         case .shutdown:
             reply.status = .partial
             reply.reason = "shutdown"

@@ -7,6 +7,18 @@
 /// hot path. The emit closure is the seam either way: a later step (resumable streams) appends
 /// the events to a Redis stream here, for any instance to follow.
 public enum TurnRunner {
+    /// Streams a begun turn through `send` as the disconnect policy says, for every door and
+    /// transport: with `cancel` the caller's task runs the turn, so cancelling it (the client
+    /// left) cancels the model request and stores the partial reply; with `continue` the turn
+    /// runs on its own and the caller only watches, so the reply is finished and stored whole.
+    public static func stream(_ turn: Turn, onDisconnect policy: DisconnectPolicy,
+                              send: (StreamEvent) async throws -> Void) async throws {
+        switch policy {
+        case .cancel: await turn.run(emit: send)
+        case .continue: for await event in detached(turn) { try await send(event) }
+        }
+    }
+
     public static func detached(_ turn: Turn) -> AsyncStream<StreamEvent> {
         let (events, sink) = AsyncStream<StreamEvent>.makeStream()
         Task {

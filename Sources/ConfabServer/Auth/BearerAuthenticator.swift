@@ -34,39 +34,61 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
     }
 
     func authenticate(request: Request, context: Context) async throws -> Caller? {
+        if MaimController.owns(request.uri.path), let key = MaimController.apiKey(request.headers) {
+            return try await caller(token: key, path: request.uri.path)
+        }
         guard request.headers[.authorization] != nil else {
             // Tickets are for streams only (EventSource); anywhere else the header is the way.
             // (Checked before the query is parsed: an anonymous turn should not pay for it.)
-            guard request.method == .get, request.uri.path.hasSuffix("/stream"), request.uri.query?.contains("ticket=") == true,
+            guard request.method == .get, Self.ticketPaths(request.uri.path), request.uri.query?.contains("ticket=") == true,
                   let ticket = request.uri.queryParameters["ticket"] else { return nil }
             let holder = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
             guard let holder else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }
             let key = holder.keyID.flatMap { id in holder.keyHash.map { (id: id, hash: $0) } }
-            return try await signIn(holder.user, key: key, request)
+            return try await signIn(holder.user, key: key, path: request.uri.path)
         }
         let header = request.headers[values: .authorization]
         guard header.count == 1, let token = Self.bearer(header[0]) else {
             throw APIError.unauthorized("send credentials as 'Authorization: Bearer <API key or access token>'")
         }
+        return try await caller(token: token, path: request.uri.path)
+    }
+
+    /// Who a bearer token (the admin token, an API key, an access token) names.
+    private func caller(token: String, path: String) async throws -> Caller {
         if let admin = settings.adminToken, Self.constantTimeEqual(token, admin) { return .admin }
         if token.hasPrefix("cfk_") {
             guard let key = APIKeySecret(parsing: token) else { throw APIError.unauthorized("the API key is not valid") }
-            return try await signIn(key.userID, key: (key.keyID, key.hash), request)
+            return try await signIn(key.userID, key: (key.keyID, key.hash), path: path)
         }
         guard let user = await tokens.userID(from: token) else {
             throw APIError.unauthorized("the access token is not valid (malformed, expired, or not signed by this service)")
         }
-        return try await signIn(user, key: nil, request)
+        return try await signIn(user, key: nil, path: path)
     }
 
     /// The routes that begin a turn, at every door: the token limit refuses only these.
-    static let turnPaths: Set<String> = ["/chat/stream", "/api/chat", "/v1/chat/completions", "/v1/responses", "/api/chat/completions"]
+    static let turnPaths: Set<String> = ["/chat/stream", "/chat/ws", "/ws", "/api/chat", "/v1/chat/completions", "/v1/responses", "/api/chat/completions"]
 
     /// One round trip: the account, the key, the meters. A user's own key routes and `/me` are
     /// counted but never refused (a leaked key flooding the meter cannot stop its revocation);
     /// the token limit refuses only new turns.
-    private func signIn(_ userID: String, key: (id: String, hash: String)?, _ request: Request) async throws -> Caller {
-        let path = request.uri.path
+    /// Streams a browser opens without headers: EventSource's and the chat WebSocket.
+    private static func ticketPaths(_ path: String) -> Bool {
+        path.hasSuffix("/stream") || path == "/chat/ws"
+    }
+
+    /// A signed-in user's credentials checked again for one more turn on a socket that stays
+    /// open: the turn is counted against the limits like a request, and a key revoked since the
+    /// socket opened stops working.
+    func recheck(_ user: SignedInUser, turnPath path: String) async throws -> SignedInUser {
+        guard case .user(let user) = try await signIn(user.account.id, key: user.key.map { ($0.id, $0.hash) }, path: path) else {
+            throw APIError.unauthorized("the credentials are no longer valid")
+        }
+        return user
+    }
+
+    private func signIn(_ userID: String, key: (id: String, hash: String)?, path: String) async throws -> Caller {
         var check = AuthCheck(user: userID, key: key, userLimits: settings.userLimits, now: Date().timeIntervalSince1970)
         check.enforceRequests = !(path == "/api/v1/me" || path == "/api/v1/keys" || path.hasPrefix("/api/v1/keys/"))
         // As the router reads it: `/v1/responses/` and `//v1/responses` are the same route.

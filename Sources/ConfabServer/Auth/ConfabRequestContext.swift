@@ -1,18 +1,23 @@
 import Hummingbird
 import HummingbirdAuth
+import HummingbirdWebSocket
 import NIOCore
 
 /// Every request's context: Hummingbird's core, who is asking (set by `BearerAuthenticator`;
-/// nil for a caller without credentials), and the client's address (login limits).
-public struct ConfabRequestContext: AuthRequestContext, RequestContext {
+/// nil for a caller without credentials), and the client's address (login limits). The same
+/// context serves the WebSocket router, so an upgrade is authenticated as any request is.
+public struct ConfabRequestContext: AuthRequestContext, RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Caller?
     private let remoteAddress: SocketAddress?
+    /// Where a WebSocket route leaves its handler for the upgrade.
+    public let webSocket: WebSocketHandlerReference<Self>
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
         remoteAddress = source.channel.remoteAddress
+        webSocket = .init()
     }
 
     /// The TCP peer's address (a proxy's, behind one: forwarded headers are not trusted).

@@ -20,6 +20,13 @@ extension Validation {
         }
     }
 
+    /// Lets a caller in who may chat: a user, or anyone in open mode (who names themselves in each
+    /// turn); a 401 without credentials in required mode, a 403 for the admin token.
+    func chatCaller(_ context: ConfabRequestContext) throws {
+        if context.identity == nil, settings.identity.mode == .open { return }
+        _ = try signedIn(context)
+    }
+
     /// The signed-in user; a 401 without credentials (in every mode), a 403 for the admin token.
     func signedIn(_ context: ConfabRequestContext) throws -> SignedInUser {
         switch context.identity {

@@ -68,26 +68,36 @@ struct ChatController: Sendable {
     /// `format=ai-sdk` (or the header `X-Confab-Stream: ai-sdk`) streams the AI SDK's UI
     /// message stream instead of Confab's own.
     private func stream(_ request: Request, context: Context, fields: (String) -> String?) async throws -> Response {
+        let requested = fields("format") ?? request.headers[HTTPField.Name("X-Confab-Stream")!]
         let owner = try validate.owner(context, given: fields("user_id"))
-        let session = try validate.sessionID(fields("session_id"))
+        let start = try await beginTurn(owner, fields: { $0 == "format" ? requested : fields($0) })
+        let policy = validate.settings.onDisconnect
+        return switch start.format {
+        case .confab: TurnStreamResponse.make(start.turn, encoder: ConfabStreamEncoder(), request: request, onDisconnect: policy)
+        case .aiSDK: TurnStreamResponse.make(start.turn, encoder: UIMessageStreamEncoder(), request: request, onDisconnect: policy)
+        }
+    }
+
+    /// A chat turn from a request's fields (`session_id`, `message`, `role`, `agent_id`,
+    /// `format`), at any transport; `sessions` says what a missing session means. A session the
+    /// turn makes is made in the same round trip.
+    func beginTurn(_ owner: Owner, fields: (String) -> String?, sessions: SessionRule = .mustExist) async throws -> ChatTurnStart {
+        let given = fields("session_id")
+        if given == nil, sessions == .mustExist { throw APIError.missing("session_id") }
+        let session = try given.map { try validate.sessionID($0) } ?? UUID().uuidString.lowercased()
         let message = try validate.message(fields("message"))
         // Neither role nor agent: the session's own.
         let persona = try validate.chatPersona(role: fields("role"), agentID: fields("agent_id"), owner: owner)
-        let requested = fields("format") ?? request.headers[HTTPField.Name("X-Confab-Stream")!]
-        guard let format = StreamFormat(requested: requested) else {
+        guard let format = StreamFormat(requested: fields("format")) else {
             throw APIError(.badRequest, code: "unknown_format", "format must be confab or ai-sdk")
         }
-        let turn: Turn
         do {
-            turn = try await Turn.begin(user: owner.storeID, session: session, personaID: persona, message: message,
-                                        quota: owner.quota, in: turns)
+            let turn = try await Turn.begin(user: owner.storeID, session: session, personaID: persona, message: message,
+                                            createSession: given == nil || sessions == .madeOnFirstUse, maxSessions: validate.settings.maxSessionsPerUser,
+                                            quota: owner.quota, in: turns)
+            return ChatTurnStart(turn: turn, format: format, createdSession: given == nil)
         } catch {
             throw APIError(refusal: error)
-        }
-        let policy = validate.settings.onDisconnect
-        return switch format {
-        case .confab: TurnStreamResponse.make(turn, encoder: ConfabStreamEncoder(), request: request, onDisconnect: policy)
-        case .aiSDK: TurnStreamResponse.make(turn, encoder: UIMessageStreamEncoder(), request: request, onDisconnect: policy)
         }
     }
 
@@ -119,6 +129,24 @@ struct ChatController: Sendable {
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: capture)))
     }
+}
+
+/// What a chat turn's `session_id` must name.
+enum SessionRule: Sendable {
+    /// A session that exists (the HTTP stream).
+    case mustExist
+    /// One that exists, or with no `session_id` a new one (the WebSocket).
+    case newWhenAbsent
+    /// Any id: a session is made on its first turn (a bot's chat, whose id Confab derives).
+    case madeOnFirstUse
+}
+
+/// A begun chat turn and how its client wants it streamed.
+struct ChatTurnStart: Sendable {
+    let turn: Turn
+    let format: StreamFormat
+    /// The turn made its session (a WebSocket chat without `session_id`).
+    let createdSession: Bool
 }
 
 struct StartReply: Encodable {

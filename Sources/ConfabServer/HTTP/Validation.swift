@@ -56,10 +56,15 @@ final class Validation: Sendable {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
         }
+        return try decode(type, from: text)
+    }
+
+    /// A JSON object (a body, a WebSocket message) decoded, every failure a 400 naming the field.
+    func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         guard let json = try? JSONValue.parse(text) else {
-            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON (or nests deeper than 64 levels)")
+            throw APIError(.badRequest, code: "invalid_json", "the body is not valid JSON (or nests deeper than 64 levels)")
         }
-        guard case .object = json else { throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object") }
+        guard case .object = json else { throw APIError(.badRequest, code: "invalid_json", "the body must be a JSON object") }
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch let DecodingError.keyNotFound(key, context) {
@@ -67,7 +72,7 @@ final class Validation: Sendable {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             throw APIError(.badRequest, code: "invalid_field", "\(Self.path(context.codingPath)) has the wrong type")
         } catch {
-            throw APIError(.badRequest, code: "invalid_json", "the request body could not be read")
+            throw APIError(.badRequest, code: "invalid_json", "the body could not be read")
         }
     }
 
@@ -123,13 +128,19 @@ final class Validation: Sendable {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw APIError(.badRequest, code: "invalid_utf8", "the request body is not valid UTF-8")
         }
+        return try jsonFields(text, names)
+    }
+
+    /// The string members of a JSON object (a body, a WebSocket message) that are named; any
+    /// other member is ignored, a named one that is not a string is a 400.
+    func jsonFields(_ text: String, _ names: Set<String>) throws -> [String: String] {
         // The one-pass reader refuses nesting deeper than 64 levels, so a hostile body cannot
         // exhaust the stack.
         guard let json = try? JSONValue.parse(text) else {
-            throw APIError(.badRequest, code: "invalid_json", "the request body is not valid JSON (or nests deeper than 64 levels)")
+            throw APIError(.badRequest, code: "invalid_json", "the body is not valid JSON (or nests deeper than 64 levels)")
         }
         guard case .object(let members) = json else {
-            throw APIError(.badRequest, code: "invalid_json", "the request body must be a JSON object")
+            throw APIError(.badRequest, code: "invalid_json", "the body must be a JSON object")
         }
         var fields: [String: String] = [:]
         for (key, value) in members where names.contains(key) && value != .null {

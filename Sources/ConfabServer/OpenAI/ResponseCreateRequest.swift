@@ -1,7 +1,7 @@
 import ConfabCore
 
 /// The body of `POST /v1/responses`: the fields Confab reads; others are accepted and ignored.
-struct ResponseCreateRequest: Decodable {
+struct ResponseCreateRequest: Decodable, Sendable {
     var model: String?
     /// A string, or a list of message items.
     var input: JSONValue?

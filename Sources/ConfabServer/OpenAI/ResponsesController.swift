@@ -22,6 +22,24 @@ struct ResponsesController: Sendable {
         let owner = Owner.user(try validate.signedIn(context))
         var request = request
         let body = try await validate.decode(ResponseCreateRequest.self, from: &request, maxBytes: validate.settings.maxChatBodyBytes)
+        var (turn, response, keptIn) = try await begin(body, owner: owner)
+        guard body.stream == true else {
+            let transcript = await TurnTranscript.of(turn)
+            response.id = OpenAIIDs.response(session: keptIn, message: transcript.messageID)
+            response.itemID = OpenAIIDs.item(transcript.messageID)
+            response.conversationID = keptIn.map(OpenAIIDs.conversation)
+            response.text = transcript.text
+            response.usage = transcript.usage
+            if let ending = transcript.ending { response.end(ending, error: transcript.error) }
+            return try JSONBody.response(response.json)
+        }
+        return TurnStreamResponse.make(turn, encoder: ResponsesStreamEncoder(response, keptIn: keptIn), request: request,
+                                       onDisconnect: validate.settings.onDisconnect)
+    }
+
+    /// A response's turn begun from its create body (over HTTP or a WebSocket), with the
+    /// response object its events fill in and the session it is kept in (nil with `store: false`).
+    func begin(_ body: ResponseCreateRequest, owner: Owner) async throws -> (Turn, ResponseObject, keptIn: String?) {
         guard (body.tools ?? []).isEmpty else {
             throw APIError(.badRequest, code: "unsupported_tools", "tools are not supported on /v1/responses yet; use /v1/chat/completions")
         }
@@ -80,19 +98,7 @@ struct ResponsesController: Sendable {
         }
         var response = ResponseObject(id: "", model: model.id, createdAt: Date().timeIntervalSince1970, itemID: "", store: store)
         (response.instructions, response.previousResponseID, response.metadata) = (body.instructions, body.previousResponseID, metadata)
-        let keptIn = store ? session : nil
-        guard body.stream == true else {
-            let transcript = await TurnTranscript.of(turn)
-            response.id = OpenAIIDs.response(session: keptIn, message: transcript.messageID)
-            response.itemID = OpenAIIDs.item(transcript.messageID)
-            response.conversationID = keptIn.map(OpenAIIDs.conversation)
-            response.text = transcript.text
-            response.usage = transcript.usage
-            if let ending = transcript.ending { response.end(ending, error: transcript.error) }
-            return try JSONBody.response(response.json)
-        }
-        return TurnStreamResponse.make(turn, encoder: ResponsesStreamEncoder(response, keptIn: keptIn), request: request,
-                                       onDisconnect: validate.settings.onDisconnect)
+        return (turn, response, store ? session : nil)
     }
 
     private func temperature(_ value: Double?) throws -> Double? {

@@ -16,13 +16,7 @@ enum TurnStreamResponse {
                     encoder.encode(event, into: &framer)
                     if framer.buffer.readableBytes > 0 { try await writer.write(framer.buffer) }
                 }
-                switch onDisconnect {
-                case .cancel:
-                    // The turn stores its partial reply and cancels the model request.
-                    await turn.run(emit: send)
-                case .continue:
-                    for await event in TurnRunner.detached(turn) { try await send(event) }
-                }
+                try await TurnRunner.stream(turn, onDisconnect: onDisconnect, send: send)
             }
             try? await writer.finish(nil)
         })

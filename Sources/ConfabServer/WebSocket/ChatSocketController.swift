@@ -1,0 +1,125 @@
+import ConfabCore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+
+/// `GET /chat/ws`: Confab's chat over one WebSocket (docs/WEBSOCKET.md). Each `chat` message
+/// begins a turn as `/chat/stream` does and its events go back through the same encoders,
+/// framed as messages tagged with the client's `request_id`; many turns run at once. A message
+/// that cannot be acted on is answered with an error message and the socket stays open.
+struct ChatSocketController: Sendable {
+    typealias Context = ConfabRequestContext
+    let chat: ChatController
+    let authenticator: BearerAuthenticator
+    var validate: Validation { chat.validate }
+
+    func addRoutes(to router: Router<Context>, http: RouteTable<Context>) {
+        // Credentials are checked before the upgrade; a refused upgrade reaches the HTTP route,
+        // which answers with the reason (401, 403, 429).
+        router.ws("/chat/ws", shouldUpgrade: { _, context in
+            try validate.chatCaller(context)
+            return .upgrade([:])
+        }, onUpgrade: serve)
+        http.get("/chat/ws") { _, context in
+            try validate.chatCaller(context)
+            throw APIError.webSocketRequired
+        }
+    }
+
+    @Sendable func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter,
+                         _ socket: WebSocketRouterContext<Context>) async throws {
+        let writer = SocketWriter()
+        let running = RunningTurns()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await writer.run(outbound) }
+            defer {
+                // The socket closed: its turns end as a closed SSE stream's do (the disconnect policy).
+                group.cancelAll()
+                writer.finish()
+            }
+            // A message over the limit throws here and closes the socket with 1009.
+            for try await message in inbound.messages(maxSize: validate.settings.webSocketMaxMessageBytes) {
+                guard case .text(let text) = message else {
+                    writer.send(Self.error(APIError(.badRequest, code: "binary_not_supported", "send JSON in text messages"), requestID: nil))
+                    continue
+                }
+                let frame: ChatSocketFrame
+                do {
+                    frame = try ChatSocketFrame(text, validate: validate)
+                } catch {
+                    writer.send(Self.error(error, requestID: ChatSocketFrame.requestID(in: text)))
+                    continue
+                }
+                switch frame {
+                case .ping:
+                    writer.send("{\"type\":\"pong\"}")
+                case .stop(let id):
+                    if !running.stop(id) {
+                        writer.send(Self.error(APIError(.notFound, code: "turn_not_found", "no running turn has this request_id"), requestID: id))
+                    }
+                case .chat(let id, let fields):
+                    guard running.reserve(id) else {
+                        writer.send(Self.error(APIError(.conflict, code: "duplicate_request_id", "a turn with this request_id is running"),
+                                               requestID: id))
+                        continue
+                    }
+                    group.addTask { await turn(id, fields: fields, socket: socket.requestContext, writer: writer, running: running) }
+                }
+            }
+        }
+    }
+
+    /// One turn on the socket, from its `chat` message to its ending.
+    private func turn(_ id: String, fields: [String: String], socket: Context, writer: SocketWriter, running: RunningTurns) async {
+        defer { running.remove(id) }
+        let tag = WebSocketFramer.tag(requestID: id)
+        do {
+            var context = socket
+            if case .user(let user) = socket.identity {
+                context.identity = .user(try await authenticator.recheck(user, turnPath: "/chat/ws"))
+            }
+            let owner = try validate.owner(context, given: fields["user_id"])
+            let start = try await chat.beginTurn(owner, fields: { fields[$0] }, sessions: .newWhenAbsent)
+            // Stopped before it began: it runs to its stop at once, so its ending is stored and sent.
+            if !running.started(id, start.turn) { start.turn.stop() }
+            if start.createdSession {
+                var framer = WebSocketFramer(tag: tag)
+                framer.payload { $0.writeJSON(["type": "session", "session_id": .string(start.turn.session),
+                                               "persona": .string(start.turn.persona.id)]) }
+                framer.messages.forEach(writer.send)
+            }
+            switch start.format {
+            case .confab: try await stream(start.turn, encoder: ConfabStreamEncoder(), tag: tag, writer: writer)
+            case .aiSDK: try await stream(start.turn, encoder: UIMessageStreamEncoder(), tag: tag, writer: writer)
+            }
+        } catch is CancellationError {
+        } catch {
+            writer.send(Self.error(error, requestID: id))
+        }
+    }
+
+    private func stream(_ turn: Turn, encoder: some StreamEncoder, tag: String, writer: SocketWriter) async throws {
+        var encoder = encoder
+        try await TurnRunner.stream(turn, onDisconnect: validate.settings.onDisconnect) { event in
+            var framer = WebSocketFramer(tag: tag)
+            encoder.encode(event, into: &framer)
+            framer.messages.forEach(writer.send)
+        }
+    }
+
+    /// `{"type":"error","request_id":…,"error":{status, message, type, code}}`.
+    static func error(_ error: any Error, requestID: String?) -> ByteBuffer {
+        let apiError = error as? APIError ?? APIError(.internalServerError, code: "internal_error", "the message could not be handled")
+        guard case .object(var info) = apiError.info.json else { fatalError("ErrorInfo.json is an object") }
+        info["status"] = .number(Double(apiError.status.code))
+        if let retry = apiError.headers[.retryAfter].flatMap(Int.init) { info["retry_after"] = .number(Double(retry)) }
+        var body: [String: JSONValue] = ["type": "error", "error": .object(info)]
+        if let requestID { body["request_id"] = .string(requestID) }
+        return ByteBuffer(string: JSONValue.object(body).serialized)
+    }
+}
+
+extension APIError {
+    static let webSocketRequired = APIError(HTTPResponse.Status(code: 426, reasonPhrase: "Upgrade Required"), code: "websocket_required",
+                                            "this route speaks WebSocket: send an upgrade request", headers: [.upgrade: "websocket"])
+}
