@@ -92,7 +92,7 @@ def test_a_whole_run_reports_and_cleans_up(confab, tmp_path):
     assert all(first[k] is not None for k in ("average", "p50", "p95", "p99"))
 
     turns = report["turns"]
-    assert len(turns) == 30 and all(t["failure"] is None and t["first_token_ms"] <= t["reply_ms"] for t in turns)
+    assert len(turns) == 30 and all("failure" not in t and t["first_token_ms"] <= t["reply_ms"] for t in turns)
     by_user = {}
     for t in turns:
         by_user.setdefault(t["user"], set()).add(t["template"])
@@ -143,7 +143,7 @@ def test_model_failures_are_reported_and_the_run_still_cleans_up(confab, tmp_pat
     assert len(errors) == 6 and all(e["phase"] == "turn" and e["kind"] == "error_ending" for e in errors)
     assert all(e["message"] and e["user"].startswith(under) and e["agent"].startswith("agt_") and e["turn"] in range(1, 6)
                for e in errors)
-    failed = [t for t in report["turns"] if t["failure"]]
+    failed = [t for t in report["turns"] if "failure" in t]
     assert len(failed) == 6 and len({t["agent"] for t in failed}) == 6
     assert ws["reply_ms"]["count"] == 24  # latencies are of the successful turns
 
@@ -165,7 +165,7 @@ def test_a_turn_that_never_ends_times_out_and_the_conversation_goes_on(confab, t
     report = read_report(done, path)
     assert done.returncode == 8, done.stderr
     assert time.monotonic() - started < 120
-    outcome = [(t["turn"], t["failure"] and t["failure"]["kind"]) for t in report["turns"]]
+    outcome = [(t["turn"], t.get("failure", {}).get("kind")) for t in report["turns"]]
     assert outcome == [(1, None), (2, "timed_out"), (3, None)], report["turns"]
     assert "no ending within 3 s" in report["errors"][0]["message"]
     assert report["cleanup"]["verified"]

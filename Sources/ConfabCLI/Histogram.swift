@@ -1,5 +1,7 @@
-/// Values counted in equal-width bins from 0 to just above the largest, for the report's
-/// latency charts. Starting at 0 keeps the charts of two runs comparable by eye.
+/// Values counted in equal-width bins for the report's latency charts. The width is a round
+/// figure fitting about `bins` bins between the smallest and largest value, and the first bin
+/// starts at the round figure below the smallest, so that a narrow spread (replies all near
+/// 700 ms) still shows its shape.
 struct Histogram: Equatable, Sendable {
     struct Bin: Equatable, Sendable {
         var lower: Double
@@ -11,17 +13,21 @@ struct Histogram: Equatable, Sendable {
 
     init(_ values: [Double], bins count: Int) {
         precondition(count > 0)
-        guard let largest = values.max(), largest > 0 else {
-            bins = values.isEmpty ? [] : [Bin(lower: 0, upper: 1, count: values.count)]
+        guard let smallest = values.min(), let largest = values.max() else {
+            bins = []
             return
         }
-        let width = Self.niceWidth(largest / Double(count))
-        let used = Int((largest / width).rounded(.down)) + 1
+        let spread = largest - smallest
+        let width = Self.niceWidth(spread > 0 ? spread / Double(count) : Swift.max(largest, 1) / Double(count))
+        let origin = (smallest / width).rounded(.down) * width
+        let used = Int(((largest - origin) / width).rounded(.down)) + 1
         var counts = Array(repeating: 0, count: used)
         for value in values {
-            counts[Swift.min(Int(Swift.max(value, 0) / width), used - 1)] += 1
+            counts[Swift.min(Int((value - origin) / width), used - 1)] += 1
         }
-        bins = counts.enumerated().map { Bin(lower: Double($0.offset) * width, upper: Double($0.offset + 1) * width, count: $0.element) }
+        bins = counts.enumerated().map {
+            Bin(lower: origin + Double($0.offset) * width, upper: origin + Double($0.offset + 1) * width, count: $0.element)
+        }
     }
 
     /// The bin width rounded up to 1, 2 or 5 times a power of ten, so the axis reads in round figures.

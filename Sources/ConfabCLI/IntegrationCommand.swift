@@ -73,7 +73,7 @@ struct IntegrationCommand: ClientCommand {
     func run(client: ConfabClient, output: Output) async throws {
         let testID = String(UUID().uuidString.lowercased().prefix(8))
         let prefix = self.prefix ?? "it-\(testID)"
-        let admin = noCleanup ? nil : client.authenticated(with: try UserPurge.adminToken(adminToken, for: "the clean-up (or --no-cleanup)"))
+        let admin = noCleanup ? nil : client.authenticated(with: try UserPurge.adminToken(adminToken, for: "the clean-up (skip it with --no-cleanup)"))
         let table = try topics.map(TopicTable.init(contentsOf:)) ?? .builtIn
         let parameters = IntegrationParameters(users: users, agentsPerUser: agents, messagesPerConversation: messages, prefix: prefix,
                                                url: client.baseURL, turnTimeoutSeconds: turnTimeout, cleanup: !noCleanup, topicsFile: topics)
@@ -117,23 +117,16 @@ struct IntegrationCommand: ClientCommand {
         if parameters.cleanup && !cleanup.verified {
             throw VerificationFailure(description: cleanupError?.message ?? "the clean-up was not verified")
         }
-        if !report.success { throw IntegrationFailure(description: report.resultLine) }
+        if !report.success {
+            throw IntegrationFailure(description: "the run failed with \(report.errors.count) error(s); the report lists them")
+        }
     }
 
     /// Writes the JSON report and the HTML page, prints the summary (or the report with
     /// `--json`), and lists the first errors on stderr.
     private func publish(_ report: IntegrationReport, output: Output) throws {
-        let name = "integration-report-\(report.testID).json"
-        var isFolder: ObjCBool = false
-        let path = switch self.report {
-        case let given? where FileManager.default.fileExists(atPath: given, isDirectory: &isFolder) && isFolder.boolValue:
-            URL(fileURLWithPath: given).appendingPathComponent(name).path
-        case let given?: given
-        case nil: name
-        }
-        let json = try report.json()
-        try json.write(to: URL(fileURLWithPath: path))
-        try Data(report.html().utf8).write(to: URL(fileURLWithPath: IntegrationReport.htmlPath(for: path)))
+        let path = IntegrationReport.path(self.report, testID: report.testID)
+        let json = try report.write(to: path)
         for error in report.errors.prefix(10) {
             let whose = [error.user, error.agent, error.turn.map { "turn \($0)" }].compactMap { $0 }.joined(separator: " ")
             output.log("error: \(error.phase.rawValue)\(whose.isEmpty ? "" : " " + whose): \(error.message)")

@@ -22,16 +22,17 @@ extension IntegrationReport {
             body { font-family: sans-serif; margin: 2em; color: #222; }
             table { border-collapse: collapse; margin: 1em 0; }
             th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
-            th:first-child, td:first-child, .errors td { text-align: left; }
+            th:first-child, td:first-child, .errors td, .errors th { text-align: left; }
+            .errors td { white-space: nowrap; } .errors td:last-child { white-space: normal; min-width: 22em; }
             .ok { color: #2c7a47; } .failed { color: #b3261e; }
             .chart { display: block; margin: 1em 0; border: 1px solid #eee; }
             </style></head><body>
             <h1>Confab integration run <code>\(HTML.escape(testID))</code></h1>
             <p class="\(success ? "ok" : "failed")"><strong>\(HTML.escape(resultLine))</strong></p>
-            <p>\(HTML.escape(startedAt)) to \(HTML.escape(endedAt)) (\(SVGChart.number(durationSeconds)) s) against
+            <p>\(HTML.escape(startedAt)) to \(HTML.escape(endedAt)) (\(durationSeconds.figure) s) against
             <code>\(HTML.escape(parameters.url))</code>: \(parameters.users) user(s) × \(parameters.agentsPerUser) agent(s) ×
             \(parameters.messagesPerConversation) message(s), prefix <code>\(HTML.escape(parameters.prefix))</code>,
-            turn timeout \(SVGChart.number(parameters.turnTimeoutSeconds)) s.</p>
+            turn timeout \(parameters.turnTimeoutSeconds.figure) s.</p>
             <h2>Summary</h2>
             \(Self.table(phaseTable))
             \(Self.table(latencyTable))

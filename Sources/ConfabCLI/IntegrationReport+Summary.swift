@@ -4,10 +4,10 @@ extension IntegrationReport {
     var phaseTable: Table {
         let ws = websocket
         return Table(headers: ["PHASE", "ATTEMPTED", "SUCCEEDED", "FAILED", "SECONDS"], rows: [
-            ["users", "\(users.attempted)", "\(users.succeeded)", "\(users.failed)", SVGChart.number(users.seconds)],
-            ["agents", "\(agents.total.attempted)", "\(agents.total.succeeded)", "\(agents.total.failed)", SVGChart.number(agents.total.seconds)],
+            ["users", "\(users.attempted)", "\(users.succeeded)", "\(users.failed)", users.seconds.figure],
+            ["agents", "\(agents.total.attempted)", "\(agents.total.succeeded)", "\(agents.total.failed)", agents.total.seconds.figure],
             ["connections", "\(ws.scenarios)", "\(ws.connectionsOpened)", "\(ws.scenarios - ws.connectionsOpened)", "-"],
-            ["turns", "\(ws.turnsPlanned)", "\(ws.turnsSucceeded)", "\(ws.turnsFailed)", SVGChart.number(ws.seconds)],
+            ["turns", "\(ws.turnsPlanned)", "\(ws.turnsSucceeded)", "\(ws.turnsFailed)", ws.seconds.figure],
         ])
     }
 
@@ -15,7 +15,7 @@ extension IntegrationReport {
     var latencyTable: Table {
         func row(_ name: String, _ summary: LatencySummary) -> [String] {
             [name, "\(summary.count)"] + [summary.average, summary.p50, summary.p95, summary.p99, summary.min, summary.max]
-                .map { $0.map(SVGChart.number) ?? "-" }
+                .map { $0.map(\.figure) ?? "-" }
         }
         return Table(headers: ["LATENCY (ms)", "TURNS", "AVG", "P50", "P95", "P99", "MIN", "MAX"],
                      rows: [row("first token", websocket.firstTokenMs), row("whole reply", websocket.replyMs)])
@@ -34,7 +34,7 @@ extension IntegrationReport {
     /// The verdict in one line.
     var resultLine: String {
         let ws = websocket
-        let rate = SVGChart.number(ws.successRate * 100)
+        let rate = (ws.successRate * 100).figure
         return success ? "result: success, all \(ws.turnsPlanned) turns succeeded (\(rate)%)"
             : "result: FAILED, \(ws.turnsSucceeded) of \(ws.turnsPlanned) turns succeeded (\(rate)%), \(errors.count) error(s) in the report"
     }
@@ -43,7 +43,7 @@ extension IntegrationReport {
     var summary: String {
         [
             "integration \(testID): \(parameters.users) user(s) × \(parameters.agentsPerUser) agent(s) × "
-                + "\(parameters.messagesPerConversation) message(s), prefix \(parameters.prefix), \(SVGChart.number(durationSeconds)) s",
+                + "\(parameters.messagesPerConversation) message(s), prefix \(parameters.prefix), \(durationSeconds.figure) s",
             "", phaseTable.render(empty: ""), "", latencyTable.render(empty: ""), "",
             "messages: \(websocket.messagesSent) sent, \(websocket.messagesReceived) replies received",
             cleanupLine, resultLine,

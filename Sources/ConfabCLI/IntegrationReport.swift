@@ -1,5 +1,4 @@
 import ConfabClient
-import Foundation
 
 /// What `confab integration` writes to `--report` (and prints with `--json`): the run's
 /// parameters, each phase's counts, the WebSocket results with their latencies, the clean-up,
@@ -72,20 +71,5 @@ struct IntegrationReport: Encodable, Sendable {
         var seconds: Double?
         /// How to clean up by hand (after `--no-cleanup`, a failed clean-up, or a killed run).
         var command: String
-    }
-}
-
-extension IntegrationReport {
-    /// The report as its file holds it: pretty, sorted, snake_case keys.
-    func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
-    }
-
-    /// Where the HTML page goes: beside the JSON, `.html` for `.json`.
-    static func htmlPath(for jsonPath: String) -> String {
-        (jsonPath.hasSuffix(".json") ? String(jsonPath.dropLast(5)) : jsonPath) + ".html"
     }
 }

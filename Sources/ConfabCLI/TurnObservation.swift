@@ -60,8 +60,8 @@ struct TurnObservation: Sendable {
     /// Why the turn failed; nil for a `finish` with status `complete` that came in time.
     func failure(timedOut: Bool, timeout: Duration) -> TurnFailure? {
         if timedOut {
-            let first = firstToken.map { "the first token came after \($0.milliseconds) ms" } ?? "no token came"
-            return TurnFailure(kind: .timedOut, message: "no ending within \(timeout.seconds) s (\(first)); sent stop")
+            let first = firstToken.map { "the first token came after \($0.milliseconds.figure) ms" } ?? "no token came"
+            return TurnFailure(kind: .timedOut, message: "no ending within \(timeout.seconds.figure) s (\(first)); sent stop")
         }
         switch ending {
         case .finish(let ending) where ending.status == "complete":

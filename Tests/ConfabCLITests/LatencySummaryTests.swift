@@ -26,6 +26,10 @@ import Testing
         #expect(histogram.bins.map(\.count).reduce(0, +) == values.count)
         #expect(histogram.bins.last!.upper > 199.9)
         #expect(Histogram([], bins: 10).bins.isEmpty)
-        #expect(Histogram([0, 0], bins: 10).bins == [.init(lower: 0, upper: 1, count: 2)])
+        #expect(Histogram([0, 0], bins: 10).bins == [.init(lower: 0, upper: 0.1, count: 2)])
+        // A narrow spread gets narrow bins, from the round figure below the smallest value.
+        let narrow = Histogram([654.6, 690, 757.4], bins: 20)
+        #expect(narrow.bins.first?.lower == 650 && narrow.bins.first?.upper == 660 && narrow.bins.count == 11)
+        #expect(narrow.bins.map(\.count).reduce(0, +) == 3 && narrow.bins.last!.upper > 757.4)
     }
 }
