@@ -16,7 +16,10 @@ extension ConfabClient {
     /// when no connection could be made, ``ConfabClientError/server(status:code:message:retryAfter:)``
     /// when the server refused the upgrade (401 for a wrong key, 404 for a server without the
     /// route). Errors `body` throws pass through as they are. Opening is not retried.
-    public func withChatSocket<Result: Sendable>(_ body: @Sendable (ChatSocket) async throws -> Result) async throws -> Result {
+    ///
+    /// `body` is escaping because the WebSocket client keeps its handler until the connection's
+    /// last callback has run, which can be after a failed connect has returned.
+    public func withChatSocket<Result: Sendable>(_ body: @escaping @Sendable (ChatSocket) async throws -> Result) async throws -> Result {
         let url = try webSocketURL("/chat/ws")
         var headers = HTTPFields()
         if let apiKey { headers[.authorization] = "Bearer \(apiKey)" }
@@ -24,12 +27,10 @@ extension ConfabClient {
         // Whether `body` ran, and its answer: its own errors pass through untouched.
         let outcome = NIOLockedValueBox<(entered: Bool, value: Result?)>((false, nil))
         do {
-            try await withoutActuallyEscaping(body) { body in
-                _ = try await WebSocketClient.connect(url: url, configuration: configuration, logger: Self.socketLogger) { inbound, outbound, _ in
-                    outcome.withLockedValue { $0.entered = true }
-                    let value = try await Self.run(body, inbound: inbound, outbound: outbound)
-                    outcome.withLockedValue { $0.value = value }
-                }
+            _ = try await WebSocketClient.connect(url: url, configuration: configuration, logger: Self.socketLogger) { inbound, outbound, _ in
+                outcome.withLockedValue { $0.entered = true }
+                let value = try await Self.run(body, inbound: inbound, outbound: outbound)
+                outcome.withLockedValue { $0.value = value }
             }
         } catch {
             let (entered, value) = outcome.withLockedValue { $0 }
