@@ -20,6 +20,7 @@ func buildRouters(_ dependencies: ConfabDependencies) -> (http: Router<ConfabReq
     let authenticator = BearerAuthenticator(accounts: dependencies.accounts, tokens: dependencies.tokens,
                                             settings: dependencies.settings.identity)
     let webSocket = Router(context: ConfabRequestContext.self)
+    webSocket.add(middleware: UpgradeRefusalMiddleware())
     webSocket.add(middleware: authenticator)
     router.add(middleware: CORS(origins: dependencies.settings.corsOrigins))
     router.add(middleware: JSONErrorMiddleware())
@@ -86,7 +87,7 @@ public func buildApplication(_ dependencies: ConfabDependencies, logger: Logger,
     return Application(router: routers.http,
                        // A stalled request (slow loris) or an idle keep-alive connection is closed;
                        // a streaming reply is not (Hummingbird counts only time spent reading).
-                       server: .http1WebSocketUpgrade(webSocketRouter: routers.webSocket, configuration: .init(
+                       server: RefusalAnsweringChannel.server(webSocketRouter: routers.webSocket, configuration: .init(
                            http1: .init(idleTimeout: .milliseconds(Int64(settings.requestIdleTimeout * 1000))), ws: webSocket)),
                        configuration: .init(address: .hostname(settings.host, port: settings.port),
                                             serverName: "Confab", backlog: settings.listenBacklog),

@@ -9,17 +9,18 @@ import NIOCore
 public struct ConfabRequestContext: AuthRequestContext, RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Caller?
-    private let remoteAddress: SocketAddress?
+    /// The connection (a refused WebSocket upgrade leaves its answer in its pipeline).
+    let channel: any Channel
     /// Where a WebSocket route leaves its handler for the upgrade.
     public let webSocket: WebSocketHandlerReference<Self>
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         identity = nil
-        remoteAddress = source.channel.remoteAddress
+        channel = source.channel
         webSocket = .init()
     }
 
     /// The TCP peer's address (a proxy's, behind one: forwarded headers are not trusted).
-    public var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+    public var clientAddress: String { channel.remoteAddress?.ipAddress ?? "unknown" }
 }

@@ -17,12 +17,16 @@ public struct APIError: HTTPResponseError, Sendable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        let body: JSONValue = switch ErrorShape(path: request.uri.path) {
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body(path: request.uri.path).serialized)))
+    }
+
+    /// The error as the door of `path` shows it.
+    func body(path: String) -> JSONValue {
+        switch ErrorShape(path: path) {
         case .confab: ["error": info.json]
         case .openAI: ["error": info.openAI]
         case .openWebUI: ["detail": .string(info.message)]
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.serialized)))
     }
 
     static func type(for status: HTTPResponse.Status) -> String {

@@ -76,7 +76,9 @@ struct MaimController: Sendable {
                     writer.send(EngineIOPacket.ping("").encoded)
                 }
             }
+            var chats: [String: AsyncStream<MaimMessage>.Continuation] = [:]
             defer {
+                chats.values.forEach { $0.finish() }
                 group.cancelAll()
                 writer.finish()
             }
@@ -93,7 +95,14 @@ struct MaimController: Sendable {
                 case .close: return
                 case .message(let data):
                     guard let packet = try? SocketIOPacket(parsing: data) else { continue }
+                    if packet.kind == .event, packet.ackID != nil {
+                        // Nothing is answered through acks here; a client that asks for one gets it, empty.
+                        let ack = SocketIOPacket(kind: .ack, namespace: packet.namespace, ackID: packet.ackID, data: .array([]))
+                        writer.send(EngineIOPacket.message(ack.encoded).encoded)
+                    }
                     switch packet.kind {
+                    case .connect where packet.namespace != "/":
+                        writer.send(EngineIOPacket.message(SocketIOPacket.connectError("Invalid namespace", namespace: packet.namespace).encoded).encoded)
                     case .connect: writer.send(EngineIOPacket.message(SocketIOPacket.connected(sid: Identifier.random(20)).encoded).encoded)
                     case .disconnect: return
                     case .event where packet.eventName == "message":
@@ -101,7 +110,17 @@ struct MaimController: Sendable {
                               case .message(let message) = inbound else { continue }
                         if let reply = bot.received(message) { writer.send(Self.event(reply)) }
                         guard bot.isNew(message) else { continue }
-                        group.addTask { await bot.answer(message) { writer.send(Self.event($0)) } }
+                        // A chat's messages are answered one after another, in the order they came.
+                        if let queue = chats[message.conversationKey] {
+                            queue.yield(message)
+                        } else {
+                            let (messages, queue) = AsyncStream<MaimMessage>.makeStream()
+                            chats[message.conversationKey] = queue
+                            queue.yield(message)
+                            group.addTask {
+                                for await message in messages { await bot.answer(message) { writer.send(Self.event($0)) } }
+                            }
+                        }
                     default: continue
                     }
                 case .open, .pong, .upgrade, .noop: continue
