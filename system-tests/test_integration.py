@@ -8,7 +8,8 @@ an admin token.
 - The model failing in some turns: the runner exits 8, the report lists each failure with its
   error, and the clean-up still runs and is verified.
 - A turn that never ends: it times out, `stop` frees its session, and the conversation goes on.
-- `--no-cleanup`, and a run killed half-way: `confab cleanup --prefix` removes everything after.
+- `--no-cleanup` (with `--json`), and a run killed half-way: `confab cleanup --prefix` removes
+  everything after; a wrong admin token fails before anything is made.
 - `scripts/stack.sh start | status | test | stop`, end to end, in a folder of its own.
 
 Every wait is on something a client can see (an exit, a line on stderr, a health check), with a
@@ -175,11 +176,12 @@ def test_no_cleanup_then_cleanup_by_prefix(confab, tmp_path):
     under = prefix()
     path = str(tmp_path / "report.json")
     done = integration(confab, "--users", "2", "--agents", "1", "--messages", "2", "--prefix", under,
-                       "--report", path, "--no-cleanup", admin=False)
+                       "--report", path, "--no-cleanup", "--json", admin=False)
     report = read_report(done, path)
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == report  # --json prints the report itself
     assert report["cleanup"]["performed"] is False and report["cleanup"]["command"] == f"confab cleanup --prefix {under}"
-    assert report["success"] is True and "cleanup: skipped" in done.stdout
+    assert report["success"] is True and f"remove them with: confab cleanup --prefix {under}" in done.stderr
 
     cleaned = confab_cli("cleanup", "--prefix", under, "--json", env={"CONFAB_URL": confab, "CONFAB_ADMIN_TOKEN": ADMIN_TOKEN})
     assert cleaned.returncode == 0, cleaned.stderr
@@ -187,6 +189,17 @@ def test_no_cleanup_then_cleanup_by_prefix(confab, tmp_path):
     assert result["deleted"] == 2 and result["verified"] and sorted(result["usernames"]) == [f"{under}-u1", f"{under}-u2"]
     assert "2 session(s), 2 agent(s), 2 key(s)" in cleaned.stderr
     assert users_left(confab, under) == 0
+
+
+def test_a_wrong_admin_token_fails_before_anything_is_made(confab, tmp_path):
+    under = prefix()
+    done = confab_cli("integration", "--users", "2", "--prefix", under, "--report", str(tmp_path),
+                      env={"CONFAB_URL": confab, "CONFAB_ADMIN_TOKEN": "not-the-admin-token-" + "x" * 20})
+    assert done.returncode == 3 and "admin token was refused" in done.stderr, done.stderr
+    assert "users:" not in done.stderr and list(tmp_path.iterdir()) == []
+    assert users_left(confab, under) == 0
+    missing = confab_cli("integration", "--prefix", under, env={"CONFAB_URL": confab, "CONFAB_ADMIN_TOKEN": ""})
+    assert missing.returncode == 2 and "--no-cleanup" in missing.stderr
 
 
 def test_a_run_killed_half_way_is_cleaned_up_by_prefix(confab, tmp_path):

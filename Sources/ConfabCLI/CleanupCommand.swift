@@ -31,9 +31,8 @@ struct CleanupCommand: ClientCommand {
         if let prefix {
             let token = try UserPurge.adminToken(adminToken, for: "--prefix")
             let purge = try await UserPurge(client: client.authenticated(with: token), output: output).run(prefix: prefix)
-            let found = purge.deleted.deleted.users
-            report = CleanupReport(scope: "users", found: found, deleted: found, remaining: purge.remaining,
-                                   usernames: purge.deleted.usernames ?? [])
+            report = CleanupReport(scope: "users", found: purge.counts.users, deleted: purge.counts.users, remaining: purge.remaining,
+                                   usernames: purge.usernames)
         } else {
             report = try await removeSessions(client: client, output: output)
         }

@@ -31,7 +31,7 @@ struct IntegrationCleanup {
             }.filter { $0 }.count
             let verified = purge.remaining == 0 && signedIn == 0
             let results = IntegrationReport.CleanupResults(
-                performed: true, deleted: purge.deleted.deleted, remainingUsers: purge.remaining, usersStillSignedIn: signedIn,
+                performed: true, deleted: purge.counts, remainingUsers: purge.remaining, usersStillSignedIn: signedIn,
                 verified: verified, seconds: (ContinuousClock.now - started).seconds, command: command)
             let error = verified ? nil : RunError(.cleanup, message: "after the clean-up \(purge.remaining) user(s) remained under "
                                                   + "'\(prefix)' and \(signedIn) user(s) could still sign in")

@@ -17,7 +17,9 @@ struct IntegrationCommand: ClientCommand {
             --messages messages on each, each after the previous reply ended. Measures the time to the \
             first token and to the end of each reply; a turn fails on an error ending, a refused frame, \
             a closed socket or --turn-timeout. Then deletes every user under the prefix (needs the admin \
-            token: CONFAB_ADMIN_TOKEN, or --admin-token) and verifies none is left, unless --no-cleanup. \
+            token: CONFAB_ADMIN_TOKEN, or --admin-token) and verifies none is left, unless --no-cleanup; \
+            with the clean-up on, users already under the prefix (an earlier run's) are deleted first, \
+            which also checks the token before anything is made. \
             A run killed half-way is cleaned up with `confab cleanup --prefix <prefix>` (the prefix is \
             logged first). Progress goes to stderr, the summary to stdout (--json: the whole report).
 
@@ -85,12 +87,18 @@ struct IntegrationCommand: ClientCommand {
         let templates = IntegrationSetup.ordered(try await client.authenticated(with: nil).agentTemplates())
         guard !templates.isEmpty else { throw IntegrationFailure(description: "the server offers no agent templates") }
         if let admin {
-            let leftover = try await admin.deleteUsers(prefix: prefix)
+            let leftover: AdminDeletion
+            do {
+                leftover = try await admin.deleteUsers(prefix: prefix)
+            } catch let error as ConfabClientError where error.status == 401 || error.status == 403 {
+                output.log("integration: the admin token was refused (the server's CONFAB_ADMIN_TOKEN is needed for the clean-up)")
+                throw error
+            }
             if leftover.deleted.users > 0 { output.log("integration: deleted \(leftover.deleted.users) user(s) an earlier run left under '\(prefix)'") }
         }
 
         let started = Date()
-        let setup = IntegrationSetup(client: client, parameters: parameters, output: output)
+        let setup = IntegrationSetup(client: client, parameters: parameters)
         let registered = await setup.registerUsers(progress: SharedProgress("users", total: users, output: output))
         let made = await setup.createAgents(for: registered.users, templates: templates,
                                             progress: SharedProgress("agents", total: registered.users.count * agents, output: output))

@@ -7,7 +7,6 @@ struct IntegrationSetup: Sendable {
     /// Confab, without credentials.
     let client: ConfabClient
     let parameters: IntegrationParameters
-    let output: Output
 
     /// A user the run registered; `client` carries the user's first API key (which, unlike the
     /// access token, does not expire during a long run).
@@ -88,5 +87,3 @@ struct IntegrationSetup: Sendable {
         return (values, PhaseCounts(attempted: outcomes.count, succeeded: values.count, since: started), errors)
     }
 }
-
-extension RunError: Error {}

@@ -1,5 +1,6 @@
-/// A failure the integration report lists: in which phase, for whom, and what was said.
-struct RunError: Encodable, Equatable, Sendable {
+/// A failure the integration report lists: in which phase, for whom, and what was said. An
+/// `Error` so that a phase's outcomes can be `Result`s of it.
+struct RunError: Error, Encodable, Equatable, Sendable {
     enum Phase: String, Encodable, Sendable {
         case user, agent, connection, turn, cleanup
     }

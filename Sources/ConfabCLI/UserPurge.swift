@@ -13,8 +13,10 @@ struct UserPurge {
 
     /// What the two passes found.
     struct Result: Sendable {
-        /// The first pass: everything it removed.
-        var deleted: AdminDeletion
+        /// What the first pass removed: users, tenants, agents, keys, sessions, messages, Redis keys.
+        var counts: AdminDeletion.Counts
+        /// The users it removed, by username.
+        var usernames: [String]
         /// Users the second pass still found (and removed): 0 when the first was whole.
         var remaining: Int
     }
@@ -36,6 +38,6 @@ struct UserPurge {
                    + " with \(first.deleted.sessions) session(s), \(first.deleted.agents) agent(s), \(first.deleted.keys) key(s)")
         let second = try await client.deleteUsers(prefix: prefix)
         output.log("cleanup: \(second.deleted.users) user(s) left")
-        return Result(deleted: first, remaining: second.deleted.users)
+        return Result(counts: first.deleted, usernames: names, remaining: second.deleted.users)
     }
 }
