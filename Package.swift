@@ -92,15 +92,20 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // Confab's own client library: the HTTP API, typed, over AsyncHTTPClient; independent of
-        // the server's modules so that other programs can use it without Redis or Hummingbird.
+        // Confab's own client library: the HTTP API, typed, over AsyncHTTPClient, and `/chat/ws`
+        // over HummingbirdWSClient (a WebSocket client only: no Hummingbird server in it);
+        // independent of the server's modules so that other programs can use it without Redis.
         .target(name: "ConfabClient", dependencies: [
             "ServerSentEvents",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ]),
-        // The client subcommands of `confab` (chat, sessions, agents, keys, cleanup).
+        // The client subcommands of `confab` (chat, sessions, agents, keys, cleanup, integration).
         .target(name: "ConfabCLI", dependencies: [
             "ConfabClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -113,6 +118,8 @@ let package = Package(
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient", "TestSupport"]),
         .testTarget(name: "ServerSentEventsTests", dependencies: ["ServerSentEvents"]),
         .testTarget(name: "ConfabCoreTests", dependencies: ["ConfabCore", "TestSupport"]),
+        .testTarget(name: "ConfabClientTests", dependencies: ["ConfabClient"]),
+        .testTarget(name: "ConfabCLITests", dependencies: ["ConfabCLI", "ConfabClient"]),
         .testTarget(name: "ConfabServerTests", dependencies: [
             "ConfabServer", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

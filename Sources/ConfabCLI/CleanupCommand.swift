@@ -29,10 +29,10 @@ struct CleanupCommand: ClientCommand {
     func run(client: ConfabClient, output: Output) async throws {
         let report: CleanupReport
         if let prefix {
-            guard let token = adminToken ?? ProcessInfo.processInfo.environment["CONFAB_ADMIN_TOKEN"], !token.isEmpty else {
-                throw ValidationError("--prefix needs the admin token: --admin-token or CONFAB_ADMIN_TOKEN")
-            }
-            report = try await removeUsers(prefix: prefix, client: client.authenticated(with: token), output: output)
+            let token = try UserPurge.adminToken(adminToken, for: "--prefix")
+            let purge = try await UserPurge(client: client.authenticated(with: token), output: output).run(prefix: prefix)
+            report = CleanupReport(scope: "users", found: purge.counts.users, deleted: purge.counts.users, remaining: purge.remaining,
+                                   usernames: purge.usernames)
         } else {
             report = try await removeSessions(client: client, output: output)
         }
@@ -53,20 +53,6 @@ struct CleanupCommand: ClientCommand {
         let after = try await client.sessions()
         output.log("cleanup: \(after.count) session(s) left")
         return CleanupReport(scope: "sessions", found: before.count, deleted: deleted, remaining: after.count)
-    }
-
-    /// Users by prefix. The API lists no users, so the answer of the deletion says who existed,
-    /// and a second deletion, which must find no one, is the verification.
-    private func removeUsers(prefix: String, client: ConfabClient, output: Output) async throws -> CleanupReport {
-        output.log("cleanup: deleting the users whose username starts with '\(prefix)' at \(client.baseURL)")
-        let first = try await client.deleteUsers(prefix: prefix)
-        let names = first.usernames ?? []
-        output.log("cleanup: found and deleted \(first.deleted.users) user(s)\(names.isEmpty ? "" : ": " + names.joined(separator: ", "))"
-                   + " with \(first.deleted.sessions) session(s), \(first.deleted.agents) agent(s), \(first.deleted.keys) key(s)")
-        let second = try await client.deleteUsers(prefix: prefix)
-        output.log("cleanup: \(second.deleted.users) user(s) left")
-        return CleanupReport(scope: "users", found: first.deleted.users, deleted: first.deleted.users,
-                             remaining: second.deleted.users, usernames: names)
     }
 }
 

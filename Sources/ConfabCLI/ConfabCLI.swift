@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
 
-/// The client subcommands of `confab`: `chat`, `sessions`, `agents`, `keys` and `cleanup`, for
-/// a root command to list beside `serve`.
+/// The client subcommands of `confab`: `chat`, `sessions`, `agents`, `keys`, `cleanup` and
+/// `integration`, for a root command to list beside `serve`.
 public enum ConfabCLI {
     public static let subcommands: [any ParsableCommand.Type] = [
-        ChatCommand.self, SessionsCommand.self, AgentsCommand.self, KeysCommand.self, CleanupCommand.self,
+        ChatCommand.self, SessionsCommand.self, AgentsCommand.self, KeysCommand.self, CleanupCommand.self, IntegrationCommand.self,
     ]
 
     /// Runs `root` like ArgumentParser's own `main()`, except that a usage mistake exits with 2

@@ -14,14 +14,16 @@ public enum ExitStatus: Int32, Sendable {
     case rateLimited = 5
     /// The server could not be reached, answered 5xx, or the reply failed or broke off.
     case unavailable = 6
-    /// `cleanup` found something left after deleting.
+    /// `cleanup` (or `integration`'s clean-up) found something left after deleting.
     case verificationFailed = 7
+    /// `integration`: a user, an agent, a connection or a turn failed (the report lists each).
+    case integrationFailed = 8
 
     /// The table every subcommand's help ends with.
     static let help = """
         Exit status: 0 ok, 1 unexpected, 2 usage (or input the server refused), 3 authentication \
         (401/403), 4 not found, 5 rate limited, 6 server unavailable (unreachable, 5xx, reply failed), \
-        7 verification failed.
+        7 verification failed, 8 integration run failed.
         """
 
     /// The status an error stands for.
@@ -45,6 +47,7 @@ public enum ExitStatus: Int32, Sendable {
         case is ValidationError: self = .usage
         case is VerificationFailure: self = .verificationFailed
         case is ReplyFailure: self = .unavailable
+        case is IntegrationFailure: self = .integrationFailed
         default: self = .unexpected
         }
     }
@@ -52,6 +55,11 @@ public enum ExitStatus: Int32, Sendable {
 
 /// `cleanup` found things left after it deleted them.
 struct VerificationFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Part of an `integration` run failed; the report says which.
+struct IntegrationFailure: Error, CustomStringConvertible {
     var description: String
 }
 

@@ -14,8 +14,9 @@ struct ProgressLine {
         self.output = output
     }
 
-    mutating func advance(to done: Int) {
-        let text = "\(label): \(done)/\(total)"
+    /// `detail` follows the count (e.g. `, 2 failed`).
+    mutating func advance(to done: Int, detail: String = "") {
+        let text = "\(label): \(done)/\(total)\(detail)"
         if Output.stderrIsTerminal {
             output.logInPlace(text, final: done == total)
         } else {

@@ -52,6 +52,8 @@ extension ChatEvent {
             return .usage(try required(wire.usage, "usage"))
         case "finish":
             return .finish(try ending(wire))
+        case "stopped":
+            return .stopped(try ending(wire))
         case "error":
             let detail = try JSONDecoder().decode(ErrorField<ErrorDetail>.self, from: bytes).error
             return .error(try ending(wire), detail)

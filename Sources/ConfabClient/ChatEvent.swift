@@ -1,7 +1,8 @@
 /// One thing that happens while Confab streams a reply (`POST /chat/stream`), in order:
 /// `start`, then for each model step `stepStart`, text, reasoning and tool events, `stepFinish`,
-/// then `usage` and one ending: `finish`, `error`, or — when the connection broke before the
-/// server said `[DONE]` — `interrupted`.
+/// then `usage` and one ending: `finish`, `error`, `stopped` (on a socket, after
+/// ``ChatSocket/stop(requestID:)``), or — when the connection broke before the server said
+/// `[DONE]` — `interrupted`.
 public enum ChatEvent: Sendable, Equatable {
     /// The turn began; the user's message is stored as `userMessageID`, the reply will be `messageID`.
     case start(sessionID: String, messageID: String, userMessageID: String)
@@ -21,6 +22,9 @@ public enum ChatEvent: Sendable, Equatable {
     case finish(TurnEnding)
     /// The reply failed (the model's error, a deadline); what there was of it is stored.
     case error(TurnEnding, ErrorDetail)
+    /// The reply was stopped on request (`/chat/ws`'s `stop` frame); what there was of it is stored
+    /// as partial.
+    case stopped(TurnEnding)
     /// The connection broke before the reply ended. A server that is still up stores what it had
     /// sent as a partial reply (see ``ConfabClient/history(sessionID:)``). This client does not
     /// resume the stream: resumable streams come later.
