@@ -37,8 +37,14 @@ struct ChatSocketController: Sendable {
                 group.cancelAll()
                 writer.finish()
             }
-            // A message over the limit throws here and closes the socket with 1009.
-            for try await message in inbound.messages(maxSize: validate.settings.webSocketMaxMessageBytes) {
+            // A message over the limit closes the socket with 1009: a fragmented one throws here, a
+            // single frame is held only to the server's frame limit (the Responses door's), so it is measured.
+            let limit = validate.settings.webSocketMaxMessageBytes
+            for try await message in inbound.messages(maxSize: limit) {
+                guard message.size <= limit else {
+                    try await outbound.close(.messageTooLarge, reason: "messages on this socket are at most \(limit) bytes")
+                    return
+                }
                 guard case .text(let text) = message else {
                     writer.send(Self.error(APIError(.badRequest, code: "binary_not_supported", "send JSON in text messages"), requestID: nil))
                     continue
@@ -122,4 +128,14 @@ struct ChatSocketController: Sendable {
 extension APIError {
     static let webSocketRequired = APIError(HTTPResponse.Status(code: 426, reasonPhrase: "Upgrade Required"), code: "websocket_required",
                                             "this route speaks WebSocket: send an upgrade request", headers: [.upgrade: "websocket"])
+}
+
+extension WebSocketMessage {
+    /// Bytes on the wire (uncompressed).
+    var size: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .binary(let buffer): buffer.readableBytes
+        }
+    }
 }
