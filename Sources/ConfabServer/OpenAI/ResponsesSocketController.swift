@@ -28,14 +28,8 @@ struct ResponsesSocketController: Sendable {
     @Sendable func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter,
                          _ socket: WebSocketRouterContext<Context>) async throws {
         guard case .user(let user) = socket.requestContext.identity else { return }
-        let writer = SocketWriter()
         let busy = ResponseSlot()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await writer.run(outbound) }
-            defer {
-                group.cancelAll()
-                writer.finish()
-            }
+        try await SocketWriter.serving(outbound) { writer, group in
             for try await message in inbound.messages(maxSize: validate.settings.maxChatBodyBytes) {
                 guard case .text(let text) = message else {
                     writer.send(Self.error(APIError(.badRequest, code: "binary_not_supported", "send JSON in text messages")))

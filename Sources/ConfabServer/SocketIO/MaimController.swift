@@ -66,9 +66,7 @@ struct MaimController: Sendable {
         guard case .user(let user) = socket.requestContext.identity else { return }
         let bot = MaimBot(chat: chat, authenticator: authenticator, user: user, agentID: try agentID(socket.request),
                           streamReplies: validate.settings.maimStreamReplies)
-        let writer = SocketWriter()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await writer.run(outbound) }
+        try await SocketWriter.serving(outbound) { writer, group in
             group.addTask {
                 // Engine.IO's own heartbeat: without it the client drops the socket and reconnects.
                 while true {
@@ -76,12 +74,8 @@ struct MaimController: Sendable {
                     writer.send(EngineIOPacket.ping("").encoded)
                 }
             }
+            // Each chat's queue; its reader ends with the socket (cancelled).
             var chats: [String: AsyncStream<MaimMessage>.Continuation] = [:]
-            defer {
-                chats.values.forEach { $0.finish() }
-                group.cancelAll()
-                writer.finish()
-            }
             if socket.request.uri.queryParameters["sid"] == nil {
                 // Straight to WebSocket, no polling first: the handshake comes on the socket.
                 var handshake = Self.handshake

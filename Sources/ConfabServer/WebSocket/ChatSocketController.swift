@@ -28,15 +28,9 @@ struct ChatSocketController: Sendable {
 
     @Sendable func serve(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter,
                          _ socket: WebSocketRouterContext<Context>) async throws {
-        let writer = SocketWriter()
         let running = RunningTurns()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await writer.run(outbound) }
-            defer {
-                // The socket closed: its turns end as a closed SSE stream's do (the disconnect policy).
-                group.cancelAll()
-                writer.finish()
-            }
+        // When the socket closes, its turns end as a closed SSE stream's do (the disconnect policy).
+        try await SocketWriter.serving(outbound) { writer, group in
             // A message over the limit closes the socket with 1009: a fragmented one throws here, a
             // single frame is held only to the server's frame limit (the Responses door's), so it is measured.
             let limit = validate.settings.webSocketMaxMessageBytes

@@ -27,6 +27,23 @@ struct SocketWriter: Sendable {
         sink.finish()
     }
 
+    /// Serves one socket: `read` reads its messages, starting tasks (its turns) in the group,
+    /// while a writer task writes what they send. When `read` returns (the client closed, or
+    /// the socket is closing), the tasks still running are cancelled (a turn then ends as the
+    /// disconnect policy says) and the writer drains.
+    static func serving(_ outbound: WebSocketOutboundWriter,
+                        read: (SocketWriter, inout ThrowingTaskGroup<Void, any Error>) async throws -> Void) async throws {
+        let writer = SocketWriter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await writer.run(outbound) }
+            defer {
+                group.cancelAll()
+                writer.finish()
+            }
+            try await read(writer, &group)
+        }
+    }
+
     /// Writes the queued messages as text frames until `finish`.
     func run(_ outbound: WebSocketOutboundWriter) async {
         var open = true
