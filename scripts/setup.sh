@@ -10,7 +10,7 @@ want_test=false
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(libhiredis-dev redis-server redis-tools pkg-config curl)
+packages=(libhiredis-dev zlib1g-dev redis-server redis-tools pkg-config curl)
 $want_test && packages+=(chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
