@@ -180,8 +180,9 @@ def test_no_cleanup_then_cleanup_by_prefix(confab, tmp_path):
     report = read_report(done, path)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == report  # --json prints the report itself
-    assert report["cleanup"]["performed"] is False and report["cleanup"]["command"] == f"confab cleanup --prefix {under}"
-    assert report["success"] is True and f"remove them with: confab cleanup --prefix {under}" in done.stderr
+    # The run's users are <prefix>-u<n>: the command deletes those and no one whose name merely starts like the prefix.
+    assert report["cleanup"]["performed"] is False and report["cleanup"]["command"] == f"confab cleanup --prefix {under}-u"
+    assert report["success"] is True and f"remove them with: confab cleanup --prefix {under}-u" in done.stderr
 
     cleaned = confab_cli("cleanup", "--prefix", under, "--json", env={"CONFAB_URL": confab, "CONFAB_ADMIN_TOKEN": ADMIN_TOKEN})
     assert cleaned.returncode == 0, cleaned.stderr

@@ -89,7 +89,7 @@ struct IntegrationCommand: ClientCommand {
         if let admin {
             let leftover: AdminDeletion
             do {
-                leftover = try await admin.deleteUsers(prefix: prefix)
+                leftover = try await admin.deleteUsers(prefix: IntegrationSetup.usernamePrefix(prefix))
             } catch let error as ConfabClientError where error.status == 401 || error.status == 403 {
                 output.log("integration: the admin token was refused (the server's CONFAB_ADMIN_TOKEN is needed for the clean-up)")
                 throw error
@@ -115,7 +115,7 @@ struct IntegrationCommand: ClientCommand {
             return await group.reduce(into: []) { $0.append($1) }
         }
         let websocketSeconds = (ContinuousClock.now - conversing).seconds
-        let (cleanup, cleanupError) = await IntegrationCleanup(admin: admin, prefix: prefix, output: output).run(users: registered.users)
+        let (cleanup, cleanupError) = await IntegrationCleanup(admin: admin, prefix: IntegrationSetup.usernamePrefix(prefix), output: output).run(users: registered.users)
 
         let report = IntegrationReport(
             testID: testID, started: started, ended: Date(), parameters: parameters, users: registered.phase, agents: made.phase,

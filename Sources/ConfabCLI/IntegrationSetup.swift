@@ -4,6 +4,10 @@ import Foundation
 /// The first two phases of an integration run, through the real API: register the users (each
 /// in a tenant of their own) and make each user's agents from different templates.
 struct IntegrationSetup: Sendable {
+    /// What the run's usernames start with: `<prefix>-u`, so that deleting them by prefix never
+    /// reaches a user whose name merely starts like the prefix ("ci" is not "cindy").
+    static func usernamePrefix(_ prefix: String) -> String { prefix + "-u" }
+
     /// Confab, without credentials.
     let client: ConfabClient
     let parameters: IntegrationParameters
@@ -42,7 +46,7 @@ struct IntegrationSetup: Sendable {
         // One password for the run, never written anywhere: the users live only until the clean-up.
         let password = "Cf-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20) + "-9"
         let outcomes = await boundedMap(Array(1...parameters.users), limit: 4) { [registering, prefix = parameters.prefix] index -> Result<User, RunError> in
-            let username = "\(prefix)-u\(index)"
+            let username = Self.usernamePrefix(prefix) + String(index)
             do {
                 let registration = try await registering.register(username: username, password: password)
                 progress.step()

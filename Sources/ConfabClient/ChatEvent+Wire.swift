@@ -51,9 +51,9 @@ extension ChatEvent {
         case "usage":
             return .usage(try required(wire.usage, "usage"))
         case "finish":
-            return .finish(try ending(wire))
-        case "stopped":
-            return .stopped(try ending(wire))
+            // A turn stopped on request ends in a finish whose reason says so.
+            let ending = try ending(wire)
+            return ending.reason == "stopped" ? .stopped(ending) : .finish(ending)
         case "error":
             let detail = try JSONDecoder().decode(ErrorField<ErrorDetail>.self, from: bytes).error
             return .error(try ending(wire), detail)

@@ -22,8 +22,8 @@ public enum ChatEvent: Sendable, Equatable {
     case finish(TurnEnding)
     /// The reply failed (the model's error, a deadline); what there was of it is stored.
     case error(TurnEnding, ErrorDetail)
-    /// The reply was stopped on request (`/chat/ws`'s `stop` frame); what there was of it is stored
-    /// as partial.
+    /// The reply was stopped on request (`/chat/ws`'s `stop` frame; on the wire a `finish` with
+    /// status `partial` and reason `stopped`); what there was of it is stored.
     case stopped(TurnEnding)
     /// The connection broke before the reply ended. A server that is still up stores what it had
     /// sent as a partial reply (see ``ConfabClient/history(sessionID:)``). This client does not

@@ -12,8 +12,8 @@ public func buildRouter(_ dependencies: ConfabDependencies) -> Router<ConfabRequ
 }
 
 /// The HTTP router and, beside it, the router of the WebSocket upgrades (docs/WEBSOCKET.md).
-/// Both authenticate with the same middleware; a refused upgrade goes on to the HTTP router,
-/// which answers it as a request.
+/// Both authenticate with the same middleware; a refused upgrade is answered as the HTTP API
+/// would answer it (`UpgradeRefusalMiddleware`).
 func buildRouters(_ dependencies: ConfabDependencies) -> (http: Router<ConfabRequestContext>, webSocket: Router<ConfabRequestContext>) {
     let router = Router(context: ConfabRequestContext.self)
     let routes = RouteTable(router: router)
@@ -21,6 +21,7 @@ func buildRouters(_ dependencies: ConfabDependencies) -> (http: Router<ConfabReq
                                             settings: dependencies.settings.identity)
     let webSocket = Router(context: ConfabRequestContext.self)
     webSocket.add(middleware: UpgradeRefusalMiddleware())
+    webSocket.add(middleware: ShutdownGate(activeTurns: dependencies.turns.activeTurns))
     webSocket.add(middleware: authenticator)
     router.add(middleware: CORS(origins: dependencies.settings.corsOrigins))
     router.add(middleware: JSONErrorMiddleware())

@@ -14,8 +14,11 @@ import Testing
             #"{"request_id":"r2","type":"error","message_id":"m","status":"error","error":{"message":"the model crashed","type":"server_error","code":"upstream_error"}}"#)
         guard case .event(.error(let ending, let detail)) = failed.outcome else { Issue.record("\(failed)"); return }
         #expect(failed.ends && ending.status == "error" && detail.code == "upstream_error")
-        let stopped = ChatSocketRouter.route(#"{"request_id":"r3","type":"stopped","message_id":"m","status":"partial"}"#)
-        #expect(stopped.ends && stopped.outcome == .event(.stopped(.init(messageID: "m", status: "partial", finishReason: "partial"))))
+        // A stopped turn ends in a finish whose reason says so.
+        let stopped = ChatSocketRouter.route(
+            #"{"request_id":"r3","type":"finish","message_id":"m","status":"partial","finish_reason":"partial","reason":"stopped"}"#)
+        #expect(stopped.ends && stopped.outcome == .event(.stopped(.init(messageID: "m", status: "partial", finishReason: "partial",
+                                                                         reason: "stopped"))))
         let refused = ChatSocketRouter.route(#"{"type":"error","request_id":"r4","error":{"status":409,"code":"session_busy","message":"busy"}}"#)
         #expect(refused == Routed(requestID: "r4", outcome: .failure(.server(status: 409, code: "session_busy", message: "busy", retryAfter: nil)), ends: true))
         let toolError = ChatSocketRouter.route(#"{"request_id":"r5","type":"tool_error","tool_call_id":"c","name":"t","error":"no"}"#)

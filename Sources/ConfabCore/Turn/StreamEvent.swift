@@ -58,3 +58,13 @@ public struct TurnEnding: Sendable, Equatable, Codable {
     /// client_disconnected or shutdown, for partial replies.
     public var reason: String?
 }
+
+extension StreamEvent {
+    /// The turn's last event: `finish` or `error`.
+    public var isEnding: Bool {
+        switch self {
+        case .finish, .error: true
+        default: false
+        }
+    }
+}

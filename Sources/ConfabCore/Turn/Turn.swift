@@ -204,9 +204,10 @@ public final class Turn: Sendable {
                     })
     }
 
-    /// Streams the reply through `emit` and stores it. Ends in one of four ways:
+    /// Streams the reply through `emit` and stores it. Ends in one of five ways:
     /// complete; error (the model failed: the client gets an error event); partial with reason
-    /// `client_disconnected` (emit threw or the task was cancelled); partial with reason `shutdown`.
+    /// `client_disconnected` (emit threw or the task was cancelled); partial with reason
+    /// `stopped` (the client asked: `stop()`); partial with reason `shutdown`.
     @discardableResult
     public func run(emit: (StreamEvent) async throws -> Void) async -> ChatMessage {
         ran.store(true, ordering: .relaxed)

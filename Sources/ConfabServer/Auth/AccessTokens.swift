@@ -29,10 +29,11 @@ struct AccessTokens: Sendable {
 
     /// The user id a valid token names; nil for a token that is malformed, signed with another
     /// secret or algorithm (`none` included), expired, or not ours.
-    func userID(from token: String) async -> String? {
+    func userID(from token: String) async -> (user: String, expires: Double)? {
         guard Self.algorithm(of: token) == "HS256" else { return nil }
         guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self) else { return nil }
-        return Identifier.isValid(claims.sub.value, prefix: "usr_") ? claims.sub.value : nil
+        guard Identifier.isValid(claims.sub.value, prefix: "usr_") else { return nil }
+        return (claims.sub.value, claims.exp.value.timeIntervalSince1970)
     }
 
     /// The `alg` of the token's header: checked before the signature, so a token can never

@@ -61,18 +61,15 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
             guard let key = APIKeySecret(parsing: token) else { throw APIError.unauthorized("the API key is not valid") }
             return try await signIn(key.userID, key: (key.keyID, key.hash), path: path)
         }
-        guard let user = await tokens.userID(from: token) else {
+        guard let holder = await tokens.userID(from: token) else {
             throw APIError.unauthorized("the access token is not valid (malformed, expired, or not signed by this service)")
         }
-        return try await signIn(user, key: nil, path: path)
+        return try await signIn(holder.user, key: nil, path: path, expires: holder.expires)
     }
 
     /// The routes that begin a turn, at every door: the token limit refuses only these.
     static let turnPaths: Set<String> = ["/chat/stream", "/chat/ws", "/ws", "/api/chat", "/v1/chat/completions", "/v1/responses", "/api/chat/completions"]
 
-    /// One round trip: the account, the key, the meters. A user's own key routes and `/me` are
-    /// counted but never refused (a leaked key flooding the meter cannot stop its revocation);
-    /// the token limit refuses only new turns.
     /// Streams a browser opens without headers: EventSource's and the chat WebSocket.
     private static func ticketPaths(_ path: String) -> Bool {
         path.hasSuffix("/stream") || path == "/chat/ws"
@@ -82,13 +79,20 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
     /// open: the turn is counted against the limits like a request, and a key revoked since the
     /// socket opened stops working.
     func recheck(_ user: SignedInUser, turnPath path: String) async throws -> SignedInUser {
-        guard case .user(let user) = try await signIn(user.account.id, key: user.key.map { ($0.id, $0.hash) }, path: path) else {
+        if let expires = user.expires, expires < Date().timeIntervalSince1970 {
+            throw APIError.unauthorized("the access token this socket was opened with has expired; open a new one")
+        }
+        guard case .user(let user) = try await signIn(user.account.id, key: user.key.map { ($0.id, $0.hash) }, path: path,
+                                                      expires: user.expires) else {
             throw APIError.unauthorized("the credentials are no longer valid")
         }
         return user
     }
 
-    private func signIn(_ userID: String, key: (id: String, hash: String)?, path: String) async throws -> Caller {
+    /// One round trip: the account, the key, the meters. A user's own key routes and `/me` are
+    /// counted but never refused (a leaked key flooding the meter cannot stop its revocation);
+    /// the token limit refuses only new turns.
+    private func signIn(_ userID: String, key: (id: String, hash: String)?, path: String, expires: Double? = nil) async throws -> Caller {
         var check = AuthCheck(user: userID, key: key, userLimits: settings.userLimits, now: Date().timeIntervalSince1970)
         check.enforceRequests = !(path == "/api/v1/me" || path == "/api/v1/keys" || path.hasPrefix("/api/v1/keys/"))
         // As the router reads it: `/v1/responses/` and `//v1/responses` are the same route.
@@ -101,7 +105,8 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         case .allowed(let account, let record, let requests, let tokens):
             var scopes = [RateScope(name: "user", limits: settings.userLimits)]
             if let record, !record.limits.isEmpty { scopes.append(RateScope(name: "key:\(record.id)", limits: record.limits)) }
-            return .user(SignedInUser(account: account, key: record, quota: TurnQuota(scopes: scopes), requests: requests, tokens: tokens))
+            return .user(SignedInUser(account: account, key: record, quota: TurnQuota(scopes: scopes), requests: requests, tokens: tokens,
+                                      expires: expires))
         }
     }
 

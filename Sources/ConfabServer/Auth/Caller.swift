@@ -19,8 +19,12 @@ public final class SignedInUser: Sendable {
     /// The request meters after counting this request (for `x-ratelimit-*` headers).
     public let requests: RateLimitState?
     public let tokens: RateLimitState?
+    /// When the access token that proved this runs out (nil for an API key): a socket opened
+    /// with it takes no turn after that.
+    public let expires: Double?
 
-    init(account: Account, key: APIKeyRecord?, quota: TurnQuota, requests: RateLimitState?, tokens: RateLimitState?) {
+    init(account: Account, key: APIKeyRecord?, quota: TurnQuota, requests: RateLimitState?, tokens: RateLimitState?, expires: Double? = nil) {
+        self.expires = expires
         self.account = account
         self.key = key
         self.quota = quota

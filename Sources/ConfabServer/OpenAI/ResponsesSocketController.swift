@@ -41,10 +41,10 @@ struct ResponsesSocketController: Sendable {
                         throw APIError(.badRequest, code: "unsupported_event",
                                        "event type \(body.type.debugDescription) is not supported; send response.create")
                     }
+                    let request = try validate.decode(ResponseCreateRequest.self, from: text)
                     guard busy.take() else {
                         throw APIError(.conflict, code: "response_in_progress", "a response is already running on this socket")
                     }
-                    let request = try validate.decode(ResponseCreateRequest.self, from: text)
                     group.addTask {
                         defer { busy.free() }
                         await respond(request, user: user, writer: writer)

@@ -1,6 +1,5 @@
 import ConfabCore
 import Foundation
-import Synchronization
 
 /// Answers a maim_message bot's messages for one user: each chat (a platform's group, or a
 /// private chat with one person) is one Confab session, so the agent remembers the
@@ -21,20 +20,22 @@ struct MaimBot: Sendable {
         return MaimMessage.ack(of: id, ackMsgID: UUID().uuidString.lowercased(), time: Date().timeIntervalSince1970)
     }
 
-    /// False for a message already taken (by its envelope id, for this user).
+    /// False for a message already taken (by its envelope id, for this user). Ids longer than
+    /// any client makes are not remembered (such a message is answered, never de-duplicated).
     func isNew(_ message: MaimMessage) -> Bool {
-        guard let id = message.msgID else { return true }
+        guard let id = message.msgID, id.utf8.count <= 128 else { return true }
         return Self.recent.insert(user.account.id + "\u{1f}" + id)
     }
 
-    /// The session a chat is: the same for every message of the chat, per user.
-    static func sessionID(_ message: MaimMessage) -> String {
-        "mm" + APIKeySecret.sha256(message.conversationKey).prefix(30)
+    /// The session a chat is: the same for every message of the chat and the agent, per user
+    /// (sessions are kept under the user's own keys, so no two users share one).
+    func sessionID(_ message: MaimMessage) -> String {
+        "mm" + APIKeySecret.sha256(message.conversationKey + "\u{1f}" + (agentID ?? "")).prefix(30)
     }
 
     /// Runs the turn and sends the reply (or what went wrong, as a message the people in the chat can read).
     func answer(_ message: MaimMessage, send: @escaping @Sendable (JSONValue) -> Void) async {
-        let fields: [String: String?] = ["session_id": Self.sessionID(message), "message": message.text, "agent_id": agentID]
+        let fields: [String: String?] = ["session_id": sessionID(message), "message": message.text, "agent_id": agentID]
         var pieces = 0
         func reply(_ text: String, id: String) {
             pieces += 1
@@ -76,50 +77,6 @@ struct MaimBot: Sendable {
             } catch let error as APIError where error.info.code == "session_busy" && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(250))
             }
-        }
-    }
-}
-
-/// Text gathered as it streams, handed out a sentence at a time.
-struct Sentences {
-    private var text = ""
-
-    mutating func append(_ piece: String) { text += piece }
-
-    /// The whole sentences so far (ending in . ! ? or a line break, or their full-width forms).
-    mutating func takeSentences() -> [String] {
-        var sentences: [String] = []
-        while let end = text.firstIndex(where: { ".!?\n。！？".contains($0) }) {
-            let sentence = text[...end].trimmingCharacters(in: .whitespacesAndNewlines)
-            text = String(text[text.index(after: end)...])
-            if !sentence.isEmpty { sentences.append(sentence) }
-        }
-        return sentences
-    }
-
-    /// Whatever is left, if anything.
-    mutating func takeAll() -> String? {
-        let rest = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        text = ""
-        return rest.isEmpty ? nil : rest
-    }
-}
-
-/// Message ids seen recently, across sockets (a client re-sends after reconnecting).
-final class RecentMessageIDs: Sendable {
-    private let seen = Mutex<[String: ContinuousClock.Instant]>([:])
-    private let keep: Duration
-
-    init(keepSeconds: Int) { keep = .seconds(keepSeconds) }
-
-    /// True when the id is new (and remembers it).
-    func insert(_ id: String) -> Bool {
-        let now = ContinuousClock.now
-        return seen.withLock { seen in
-            if seen.count > 10_000 { seen = seen.filter { now - $0.value < keep } }
-            if let at = seen[id], now - at < keep { return false }
-            seen[id] = now
-            return true
         }
     }
 }

@@ -14,6 +14,8 @@ struct MaimController: Sendable {
     let authenticator: BearerAuthenticator
     var validate: Validation { chat.validate }
     static let handshake = EngineIOHandshake(sid: "")
+    /// Chats one connection is answered in (each holds a queue and a task while the socket is open).
+    static let maxChats = 1000
 
     /// The Socket.IO door's paths: maim_message's clients send their key their own way here.
     static func owns(_ path: String) -> Bool { path == "/ws" || path == "/ws/" }
@@ -69,8 +71,7 @@ struct MaimController: Sendable {
         try await SocketWriter.serving(outbound) { writer, group in
             group.addTask {
                 // Engine.IO's own heartbeat: without it the client drops the socket and reconnects.
-                while true {
-                    try await Task.sleep(for: .milliseconds(Self.handshake.pingInterval))
+                while (try? await Task.sleep(for: .milliseconds(Self.handshake.pingInterval))) != nil {
                     writer.send(EngineIOPacket.ping("").encoded)
                 }
             }
@@ -83,6 +84,10 @@ struct MaimController: Sendable {
                 writer.send(EngineIOPacket.open(handshake).encoded)
             }
             for try await message in inbound.messages(maxSize: Self.handshake.maxPayload) {
+                guard message.size <= Self.handshake.maxPayload else {
+                    try await outbound.close(.messageTooLarge, reason: "packets are at most \(Self.handshake.maxPayload) bytes")
+                    return
+                }
                 guard case .text(let text) = message, let packet = try? EngineIOPacket(parsing: text) else { continue }
                 switch packet {
                 case .ping(let data): writer.send(EngineIOPacket.pong(data).encoded)  // "2probe" → "3probe" too
@@ -107,6 +112,10 @@ struct MaimController: Sendable {
                         // A chat's messages are answered one after another, in the order they came.
                         if let queue = chats[message.conversationKey] {
                             queue.yield(message)
+                        } else if chats.count >= Self.maxChats {
+                            writer.send(Self.event(message.reply("(Confab: at most \(Self.maxChats) chats are answered on one connection)",
+                                                                 messageID: UUID().uuidString.lowercased(),
+                                                                 msgID: "srv_" + UUID().uuidString.lowercased(), time: Date().timeIntervalSince1970)))
                         } else {
                             let (messages, queue) = AsyncStream<MaimMessage>.makeStream()
                             chats[message.conversationKey] = queue

@@ -93,7 +93,8 @@ struct MaimMessage: Sendable, Equatable {
 
     /// Names the Confab session: one per group per platform, or per user in a private chat.
     var conversationKey: String {
-        if let groupID { "group:\(platform):\(groupID)" } else { "private:\(platform):\(userID)" }
+        // A separator no id contains, so that no two chats share a key.
+        if let groupID { "group\u{1f}\(platform)\u{1f}\(groupID)" } else { "private\u{1f}\(platform)\u{1f}\(userID)" }
     }
 
     /// Ids are strings, but bots built on QQ adapters send numbers too.

@@ -14,8 +14,8 @@ struct ChatSocketController: Sendable {
     var validate: Validation { chat.validate }
 
     func addRoutes(to router: Router<Context>, http: RouteTable<Context>) {
-        // Credentials are checked before the upgrade; a refused upgrade reaches the HTTP route,
-        // which answers with the reason (401, 403, 429).
+        // Credentials are checked before the upgrade (a refusal is answered with its status); a
+        // plain GET on the path learns that it speaks WebSocket.
         router.ws("/chat/ws", shouldUpgrade: { _, context in
             try validate.chatCaller(context)
             return .upgrade([:])
@@ -58,9 +58,15 @@ struct ChatSocketController: Sendable {
                         writer.send(Self.error(APIError(.notFound, code: "turn_not_found", "no running turn has this request_id"), requestID: id))
                     }
                 case .chat(let id, let fields):
-                    guard running.reserve(id) else {
+                    switch running.reserve(id) {
+                    case .reserved: break
+                    case .duplicate:
                         writer.send(Self.error(APIError(.conflict, code: "duplicate_request_id", "a turn with this request_id is running"),
                                                requestID: id))
+                        continue
+                    case .full:
+                        writer.send(Self.error(APIError(.tooManyRequests, code: "too_many_turns",
+                                                        "at most \(RunningTurns.limit) turns run at once on one socket"), requestID: id))
                         continue
                     }
                     group.addTask { await turn(id, fields: fields, socket: socket.requestContext, writer: writer, running: running) }
@@ -71,7 +77,8 @@ struct ChatSocketController: Sendable {
 
     /// One turn on the socket, from its `chat` message to its ending.
     private func turn(_ id: String, fields: [String: String], socket: Context, writer: SocketWriter, running: RunningTurns) async {
-        defer { running.remove(id) }
+        var begun: Turn?
+        defer { if let begun { running.finished(id, begun) } else { running.remove(id) } }
         let tag = WebSocketFramer.tag(requestID: id)
         do {
             var context = socket
@@ -80,6 +87,7 @@ struct ChatSocketController: Sendable {
             }
             let owner = try validate.owner(context, given: fields["user_id"])
             let start = try await chat.beginTurn(owner, fields: { fields[$0] }, sessions: .newWhenAbsent)
+            begun = start.turn
             // Stopped before it began: it runs to its stop at once, so its ending is stored and sent.
             if !running.started(id, start.turn) { start.turn.stop() }
             if start.createdSession {
@@ -89,8 +97,8 @@ struct ChatSocketController: Sendable {
                 framer.messages.forEach(writer.send)
             }
             switch start.format {
-            case .confab: try await stream(start.turn, encoder: ConfabStreamEncoder(), tag: tag, writer: writer)
-            case .aiSDK: try await stream(start.turn, encoder: UIMessageStreamEncoder(), tag: tag, writer: writer)
+            case .confab: try await stream(start.turn, encoder: ConfabStreamEncoder(), id: id, running: running, writer: writer)
+            case .aiSDK: try await stream(start.turn, encoder: UIMessageStreamEncoder(), id: id, running: running, writer: writer)
             }
         } catch is CancellationError {
         } catch {
@@ -98,9 +106,12 @@ struct ChatSocketController: Sendable {
         }
     }
 
-    private func stream(_ turn: Turn, encoder: some StreamEncoder, tag: String, writer: SocketWriter) async throws {
+    private func stream(_ turn: Turn, encoder: some StreamEncoder, id: String, running: RunningTurns, writer: SocketWriter) async throws {
         var encoder = encoder
+        let tag = WebSocketFramer.tag(requestID: id)
         try await TurnRunner.stream(turn, onDisconnect: validate.settings.onDisconnect) { event in
+            // The request id is free again once the client can see the ending.
+            if event.isEnding { running.finished(id, turn) }
             var framer = WebSocketFramer(tag: tag)
             encoder.encode(event, into: &framer)
             framer.messages.forEach(writer.send)

@@ -10,14 +10,25 @@ final class RunningTurns: Sendable {
         case running(Turn)
     }
 
+    /// Turns at once on one socket at most (the per-user stream limit, when set, is checked too:
+    /// this one also holds an anonymous caller, who has none).
+    static let limit = 64
+
+    enum Reservation {
+        case reserved
+        case duplicate
+        case full
+    }
+
     private let entries = Mutex<[String: Entry]>([:])
 
-    /// Takes the request id; false when a turn with it is running.
-    func reserve(_ id: String) -> Bool {
+    /// Takes the request id for a new turn.
+    func reserve(_ id: String) -> Reservation {
         entries.withLock { entries in
-            guard entries[id] == nil else { return false }
+            guard entries[id] == nil else { return .duplicate }
+            guard entries.count < Self.limit else { return .full }
             entries[id] = .beginning(stopAsked: false)
-            return true
+            return .reserved
         }
     }
 
@@ -43,7 +54,16 @@ final class RunningTurns: Sendable {
         return turn != nil || entries.withLock { $0[id] != nil }
     }
 
+    /// Frees the request id of a turn that never began.
     func remove(_ id: String) {
         _ = entries.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Frees the request id of `turn` (and only of it: the client may have reused the id as soon
+    /// as it saw the ending).
+    func finished(_ id: String, _ turn: Turn) {
+        entries.withLock { entries in
+            if case .running(let running) = entries[id], running === turn { entries[id] = nil }
+        }
     }
 }
