@@ -64,6 +64,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             var level = Level(concurrency: users, confab: confabFigures, floor: floor)
             level.reply = directives.isEmpty ? workload : "held open: \(directives)"
+            level.kind = directives.isEmpty ? "" : "held"
             report.levels.append(level)
             print("level \(users): Confab \(Int(confabFigures.turnsPerSecond)) turns/s, floor \(Int(floor.turnsPerSecond)); "
                   + "TTFT p50 +\(String(format: "%.2f", level.ttftOverFloorP50Ms)) ms, p99 +\(String(format: "%.2f", level.ttftOverFloorP99Ms)) ms")
@@ -71,12 +72,12 @@ struct BenchCommand: AsyncParsableCommand {
         // Authenticated turns: the same workload as the plain levels, each turn with an API key
         // (one more Redis round trip: the key, the account and the rate meters in one script).
         for users in Self.levels(authLevels) {
-            report.levels.append(try await variantLevel("auth", users: users, Target.confab(confabClient, auth: true),
+            report.levels.append(try await variantLevel("auth", kind: "API key", users: users, Target.confab(confabClient, auth: true),
                                                         reply: "API key: \(workload), each turn with its own user's key", observer, upstreamClient))
         }
         // OpenAI's door: the same turn through /v1/chat/completions, kept in a session.
         for users in Self.levels(openaiLevels) {
-            report.levels.append(try await variantLevel("openai", users: users, Target.openAI(confabClient),
+            report.levels.append(try await variantLevel("openai", kind: "OpenAI door", users: users, Target.openAI(confabClient),
                                                         reply: "OpenAI door: \(workload), kept in the user's session", observer, upstreamClient))
         }
         // The WebSocket door: the same turns on one socket per user (a user each, with its key).
@@ -88,6 +89,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             var level = Level(concurrency: users, confab: figures, floor: floor)
             level.reply = "WebSocket door: \(workload), one socket per user with its key"
+            level.kind = "WebSocket"
             report.levels.append(level)
             print("ws level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, "
                   + "\(String(format: "%.1f", figures.rssPerOpenStreamKB ?? 0)) KB per open socket")
@@ -95,7 +97,7 @@ struct BenchCommand: AsyncParsableCommand {
         // Tool turns: the floor is one plain upstream call, so the gap is the tools' whole cost
         // (a second model call, two tool runs, the larger prompt and stored reply).
         for users in Self.levels(toolLevels) {
-            report.levels.append(try await variantLevel("tool", users: users,
+            report.levels.append(try await variantLevel("tool", kind: "tools", users: users,
                                                         Target.confab(confabClient, directives: "[[tools=parallel]]", role: "scout"),
                                                         reply: "tools: find_agents and current_time in parallel, then a second model call",
                                                         observer, upstreamClient))
@@ -112,7 +114,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     /// A level of a variant of the workload (`target`) beside the plain floor.
-    private func variantLevel(_ name: String, users: Int, _ target: Target, reply: String, _ observer: Observer,
+    private func variantLevel(_ name: String, kind: String, users: Int, _ target: Target, reply: String, _ observer: Observer,
                               _ upstream: StreamingClient) async throws -> Level {
         let floorTarget = Target.floor(upstream)
         let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "\(name)-\(users)")
@@ -121,6 +123,7 @@ struct BenchCommand: AsyncParsableCommand {
         let figures = try await observer.measure(confabOwn: true) { await BenchRun.run(target, variantUsers, seconds: seconds) }
         var level = Level(concurrency: users, confab: figures, floor: floor)
         level.reply = reply
+        level.kind = kind
         print("\(name) level \(users): Confab \(Int(figures.turnsPerSecond)) turns/s, "
               + "\(String(format: "%.2f", figures.redisRoundTripsPerTurn ?? 0)) Redis round trips a turn")
         return level

@@ -47,13 +47,15 @@ struct Level: Encodable, Sendable {
     var concurrency: Int
     /// The reply the upstream gave at this level.
     var reply = ""
+    /// What kind of level it is, as the table names it ("" for the plain workload).
+    var kind = ""
     var confab: Figures
     var floor: Figures
     var ttftOverFloorP50Ms: Double { confab.ttftP50Ms - floor.ttftP50Ms }
     var ttftOverFloorP99Ms: Double { confab.ttftP99Ms - floor.ttftP99Ms }
     var turnsPerSecondOfFloor: Double { floor.turnsPerSecond > 0 ? confab.turnsPerSecond / floor.turnsPerSecond : 0 }
 
-    enum CodingKeys: String, CodingKey { case concurrency, reply, confab, floor, difference }
+    enum CodingKeys: String, CodingKey { case concurrency, reply, kind, confab, floor, difference }
     struct Difference: Encodable { var ttftOverFloorP50Ms, ttftOverFloorP99Ms, turnsPerSecondOfFloor: Double }
 
     init(concurrency: Int, confab: Figures, floor: Figures) {
@@ -66,6 +68,7 @@ struct Level: Encodable, Sendable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(concurrency, forKey: .concurrency)
         try container.encode(reply, forKey: .reply)
+        try container.encode(kind, forKey: .kind)
         try container.encode(confab, forKey: .confab)
         try container.encode(floor, forKey: .floor)
         try container.encode(Difference(ttftOverFloorP50Ms: ttftOverFloorP50Ms, ttftOverFloorP99Ms: ttftOverFloorP99Ms,
@@ -92,9 +95,8 @@ struct Report: Encodable, Sendable {
         ]
         for level in levels {
             let (c, fl) = (level.confab, level.floor)
-            let held = level.reply.hasPrefix("held") ? " held" : level.reply.hasPrefix("tools") ? " tools"
-                : level.reply.hasPrefix("API key") ? " API key" : level.reply.hasPrefix("OpenAI door") ? " OpenAI door" : ""
-            lines.append("| \(level.concurrency)\(held) (open \(c.maxOpenStreams)) "
+            let kind = level.kind.isEmpty ? "" : " " + level.kind
+            lines.append("| \(level.concurrency)\(kind) (open \(c.maxOpenStreams)) "
                 + "| \(f(c.turnsPerSecond)) / \(f(fl.turnsPerSecond)) (\(f(level.turnsPerSecondOfFloor * 100, 0))%) "
                 + "| \(f(c.ttftP50Ms)) / \(f(fl.ttftP50Ms)) (\(f(level.ttftOverFloorP50Ms))) "
                 + "| \(f(c.ttftP99Ms)) / \(f(fl.ttftP99Ms)) (\(f(level.ttftOverFloorP99Ms))) "
