@@ -12,6 +12,9 @@
 #                      (default 256; empty for none)
 #   BENCH_OPENAI_LEVELS  levels of OpenAI's door: kept /v1/chat/completions streams (default 256; empty for none)
 #   BENCH_WS_LEVELS      levels of the WebSocket door: one socket per user on /chat/ws (default 256,512; empty for none)
+#   BENCH_AISDK_LEVELS   levels of the page's stream in the AI SDK's format (default 256; empty for none)
+#   BENCH_LONG_LEVELS    levels with 500-token replies and long messages, so histories fill the window
+#                        (default 32; empty for none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -60,5 +63,5 @@ pids+=($confab_pid)
 wait_for confab curl -sf "http://127.0.0.1:$confab_port/ready"
 
 $bin/confab-bench --confab "http://127.0.0.1:$confab_port" --upstream "http://127.0.0.1:$upstream_port" \
-  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --tool-levels "${BENCH_TOOL_LEVELS-32}" --auth-levels "${BENCH_AUTH_LEVELS-256}" --openai-levels "${BENCH_OPENAI_LEVELS-256}" --ws-levels "${BENCH_WS_LEVELS-256,512}" --seconds "$seconds" \
+  --redis "redis://127.0.0.1:$redis_port" --confab-pid "$confab_pid" --upstream-pid "$upstream_pid" --levels "$levels" --tool-levels "${BENCH_TOOL_LEVELS-32}" --auth-levels "${BENCH_AUTH_LEVELS-256}" --openai-levels "${BENCH_OPENAI_LEVELS-256}" --ws-levels "${BENCH_WS_LEVELS-256,512}" --aisdk-levels "${BENCH_AISDK_LEVELS-256}" --long-levels "${BENCH_LONG_LEVELS-32}" --seconds "$seconds" \
   --workload "$tokens tokens, $first_ms ms to the first, $delay_ms ms each" --json "$json"

@@ -37,6 +37,7 @@ public struct ServerSentEventParser: Sendable {
     /// byte of every token, and a generic call across modules would not be specialized.
     @inlinable
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {
+        if let events = bytes.withContiguousStorageIfAvailable({ feed(contiguous: $0) }) { return events }
         var events: [ServerSentEvent] = []
         for byte in bytes {
             switch byte {
@@ -49,6 +50,30 @@ public struct ServerSentEventParser: Sendable {
                 afterCR = false
                 line.append(byte)
             }
+        }
+        return events
+    }
+
+    /// The same for bytes in one piece of memory (a network read): each line is found by a scan
+    /// and copied once, not appended byte by byte.
+    @inlinable
+    mutating func feed(contiguous bytes: UnsafeBufferPointer<UInt8>) -> [ServerSentEvent] {
+        var events: [ServerSentEvent] = []
+        var index = 0
+        while index < bytes.count {
+            if afterCR, bytes[index] == UInt8(ascii: "\n") {
+                afterCR = false
+                index += 1
+                continue
+            }
+            afterCR = false
+            var end = index
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\n"), bytes[end] != UInt8(ascii: "\r") { end += 1 }
+            line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
+            guard end < bytes.count else { break }  // the line goes on in the next read
+            afterCR = bytes[end] == UInt8(ascii: "\r")
+            if let event = endLine() { events.append(event) }
+            index = end + 1
         }
         return events
     }

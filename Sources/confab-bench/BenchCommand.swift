@@ -32,6 +32,13 @@ struct BenchCommand: AsyncParsableCommand {
     var openaiLevels = "256"
     @Option(help: "Levels of Confab's WebSocket door (one socket per user, its turns in order on it), comma separated; empty for none.")
     var wsLevels = "256,512"
+    @Option(help: "Levels of the page's stream in the AI SDK's format (format=ai-sdk), comma separated; empty for none.")
+    var aisdkLevels = "256"
+    @Option(help: "Levels with long replies and long histories (see --long-tokens), comma separated; empty for none.")
+    var longLevels = "32"
+    @Option(help: "Tokens per reply at the long levels.") var longTokens = 500
+    @Option(help: "Characters added to each message at the long levels (the history window fills within a few turns).")
+    var longPadding = 1500
     @Option(help: "Where to write the JSON report.") var json = "bench/results.json"
 
     func run() async throws {
@@ -80,6 +87,20 @@ struct BenchCommand: AsyncParsableCommand {
             report.levels.append(try await variantLevel("openai", kind: "OpenAI door", users: users, Target.openAI(confabClient),
                                                         reply: "OpenAI door: \(workload), kept in the user's session", observer, upstreamClient))
         }
+        // The AI SDK's stream: the same turns, each event in the UI message stream's shape.
+        for users in Self.levels(aisdkLevels) {
+            report.levels.append(try await variantLevel("aisdk", kind: "AI SDK", users: users, Target.confab(confabClient, format: "ai-sdk"),
+                                                        reply: "AI SDK stream: \(workload)", observer, upstreamClient))
+        }
+        // Long replies and histories: per-token cost against the plain levels' per-turn cost.
+        for users in Self.levels(longLevels) {
+            let directives = "[[tokens=\(longTokens)]]"
+            report.levels.append(try await variantLevel("long", kind: "long", users: users,
+                                                        Target.confab(confabClient, directives: directives, padding: longPadding),
+                                                        floor: Target.floor(upstreamClient, directives: directives, padding: longPadding),
+                                                        reply: "long: \(longTokens) tokens a reply, \(longPadding) more characters a message",
+                                                        observer, upstreamClient))
+        }
         // The WebSocket door: the same turns on one socket per user (a user each, with its key).
         for users in Self.levels(wsLevels) {
             let floorUsers = try await BenchRun.prepare(Target.floor(upstreamClient), users: users, tag: "ws-\(users)")
@@ -114,9 +135,9 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     /// A level of a variant of the workload (`target`) beside the plain floor.
-    private func variantLevel(_ name: String, kind: String, users: Int, _ target: Target, reply: String, _ observer: Observer,
-                              _ upstream: StreamingClient) async throws -> Level {
-        let floorTarget = Target.floor(upstream)
+    private func variantLevel(_ name: String, kind: String, users: Int, _ target: Target, floor: Target? = nil, reply: String,
+                              _ observer: Observer, _ upstream: StreamingClient) async throws -> Level {
+        let floorTarget = floor ?? Target.floor(upstream)
         let floorUsers = try await BenchRun.prepare(floorTarget, users: users, tag: "\(name)-\(users)")
         let floor = try await observer.measure { await BenchRun.run(floorTarget, floorUsers, seconds: seconds) }
         let variantUsers = try await BenchRun.prepare(target, users: users, tag: "\(name)-\(users)")

@@ -20,9 +20,14 @@ struct Target: Sendable {
     /// `[[tools=parallel]]`; `role` picks the persona (one with tools for a tool workload).
     /// With `auth` each virtual user registers, makes an API key with limits of its own (so both
     /// the user's and the key's meters are checked on each turn) and sends it on every request.
-    static func confab(_ client: StreamingClient, directives: String = "", role: String? = nil, auth: Bool = false) -> Target {
+    /// `format: "ai-sdk"` asks for the AI SDK's UI message stream; `padding` characters are added
+    /// to each message (long histories: the stored window fills up within a few turns).
+    static func confab(_ client: StreamingClient, directives: String = "", role: String? = nil, auth: Bool = false,
+                       format: String? = nil, padding: Int = 0) -> Target {
         let prefix = (directives.isEmpty ? "" : directives + " ").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        let persona = role.map { "&role=\($0)" } ?? ""
+        let persona = (role.map { "&role=\($0)" } ?? "") + (format.map { "&format=\($0)" } ?? "")
+        let suffix = padding > 0 ? "%20" + String(repeating: "a", count: padding) : ""
+        let marker = format == "ai-sdk" ? #"data: {"type":"text-delta""# : #"data: {"content""#
         return Target(name: auth ? "confab-auth" : "confab", client: client, prepare: { user in
             let key = auth ? try await register(user, client) : nil
             let reply = try await client.send(.init(method: .POST, uri: "/chat/start" + (key == nil ? "?user_id=\(user)" : ""),
@@ -33,8 +38,8 @@ struct Target: Sendable {
             return Prepared(session: session, key: key)
         }, turn: { user, prepared, number in
             let owner = prepared.key == nil ? "user_id=\(user)&" : ""
-            return .init(method: .GET, uri: "/chat/stream?\(owner)session_id=\(prepared.session)&message=\(prefix)hello%20\(number)\(persona)",
-                         bearer: prepared.key, textMarker: Array(#"data: {"content""#.utf8))
+            return .init(method: .GET, uri: "/chat/stream?\(owner)session_id=\(prepared.session)&message=\(prefix)hello%20\(number)\(suffix)\(persona)",
+                         bearer: prepared.key, textMarker: Array(marker.utf8))
         })
     }
 
@@ -71,9 +76,10 @@ struct Target: Sendable {
         try? JSONSerialization.jsonObject(with: Data(result.body)) as? [String: Any]
     }
 
-    static func floor(_ client: StreamingClient, directives: String = "") -> Target {
+    static func floor(_ client: StreamingClient, directives: String = "", padding: Int = 0) -> Target {
         Target(name: "floor", client: client, prepare: { _ in Prepared() }, turn: { user, _, number in
             let message = (directives.isEmpty ? "" : directives + " ") + "hello \(number) from \(user)"
+                + (padding > 0 ? " " + String(repeating: "a", count: padding) : "")
             let body = #"{"model":"bench","stream":true,"messages":[{"role":"user","content":"\#(message)"}]}"#
             return .init(method: .POST, uri: "/v1/chat/completions", body: Array(body.utf8),
                          textMarker: Array(#""delta":{"content":""#.utf8))

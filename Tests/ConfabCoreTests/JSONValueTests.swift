@@ -36,6 +36,28 @@ import Testing
         #expect(OpenAIChunk(parsing: #"{"error":null,"choices":[]}"#)?.errorMessage == nil)
     }
 
+    /// The chunk reader reads only the fields it needs; what it skips must still be JSON, and it
+    /// reads the same fields whatever else is around them.
+    @Test func readsAChunksFieldsAndChecksWhatItSkips() throws {
+        let busy = try #require(OpenAIChunk(parsing: #"""
+            {"id":"chatcmpl-\\\"x\u00e9","created":1,"system_fingerprint":null,"extra":{"a":[1,{"b":[true,false,null]}],"c":"\n"},
+             "choices":[{"index":0,"logprobs":null,"delta":{"role":"assistant","reasoning":"think","content":"caf\u00e9 \ud83d\ude00",
+             "tool_calls":[{"index":0,"id":"call_1","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"},
+             {"index":1,"delta":{"content":"second choice"}}]}
+            """#))
+        #expect(busy.content == "café 😀")
+        #expect(busy.reasoning == "think")
+        #expect(busy.toolCalls == [ToolCallFragment(index: 0, id: "call_1", name: "f", arguments: "{}")])
+        #expect(busy.finishReason == "tool_calls")
+        #expect(OpenAIChunk(parsing: #"{"choices":[{"delta":{"reasoning_content":"a","reasoning":"b","content":null}}]}"#)?.reasoning == "a")
+        #expect(OpenAIChunk(parsing: #"{"cho\u0069ces":[{"delta":{"content":"escaped key"}}]}"#)?.content == "escaped key")
+        #expect(OpenAIChunk(parsing: #"[1,2]"#)?.content == nil)
+        for broken in [#"{"id":"x","choices":[}"#, #"{"id":"x\q","choices":[]}"#, #"{"id":tru,"choices":[]}"#,
+                       #"{"choices":[{"delta":{"content":"x"}}]} trailing"#, #"{"x":"\u12"}"#, "", #"{"a":1,}"#] {
+            #expect(OpenAIChunk(parsing: broken) == nil, "\(broken)")
+        }
+    }
+
     @Test func readsStoredMessagesAsCodableDoes() throws {
         let full = ChatMessage(id: "m1", role: .assistant, content: "line\n\"quoted\" 😀", timestamp: 1_763_000_000.25,
                                status: .error, persona: "default", model: "qwen", finishReason: "error",
@@ -57,5 +79,30 @@ import Testing
                       String(repeating: "[", count: 65) + String(repeating: "]", count: 65)])
     func refusesWhatIsNotJSON(text: String) {
         #expect(throws: JSONValue.SyntaxError.self) { try JSONValue.parse(text) }
+    }
+}
+
+/// The model request written by hand says what the `Encodable` conformances say.
+@Suite struct ChatCompletionRequestBodyTests {
+    @Test func writesWhatTheEncoderWrites() throws {
+        let messages = [
+            PromptMessage(role: "system", content: "be \"brief\"\n\tand kind \\ 😀 \u{01}"),
+            PromptMessage(role: "assistant", content: nil,
+                          toolCalls: [ToolCall(id: "call_1", name: "current_time", arguments: #"{"zone":"UTC"}"#)]),
+            PromptMessage(role: "tool", content: "12:00", toolCallID: "call_1"),
+            PromptMessage(role: "user", content: "héllo"),
+        ]
+        let tool = ToolSpec(name: "current_time", description: "now", parameters: ["type": "object"])
+        let body = try ChatCompletionRequestBody(model: "m\"x", messages: messages, maxTokens: 64, temperature: 0.7, tools: [tool]).json()
+        let written = try JSONValue.parse(bytes: body)
+        #expect(written["messages"] == (try JSONValue.parse(bytes: Array(JSONEncoder().encode(messages)))))
+        #expect(written["tools"] == (try JSONValue.parse(bytes: Array(JSONEncoder().encode([tool])))))
+        #expect(written["model"] == "m\"x")
+        #expect(written["max_tokens"] == 64)
+        #expect(written["temperature"]?.double == 0.7)
+        #expect(written["stream"] == true)
+        #expect(written["stream_options"]?["include_usage"] == true)
+        let bare = try JSONValue.parse(bytes: ChatCompletionRequestBody(model: "m", messages: [], maxTokens: nil, temperature: nil, tools: []).json())
+        #expect(bare["max_tokens"] == nil && bare["temperature"] == nil && bare["tools"] == nil && bare["messages"] == [])
     }
 }

@@ -23,17 +23,6 @@ public struct OpenAIChatModel: ChatModel {
         }
     }
 
-    private struct RequestBody: Encodable {
-        struct StreamOptions: Encodable { var include_usage = true }
-        var model: String
-        var messages: [PromptMessage]
-        var stream = true
-        var stream_options = StreamOptions()
-        var max_tokens: Int?
-        var temperature: Double?
-        var tools: [ToolSpec]?
-    }
-
     let client: HTTPClient
     let configuration: Configuration
     public var name: String { configuration.model }
@@ -45,9 +34,8 @@ public struct OpenAIChatModel: ChatModel {
 
     public func streamReply(to prompt: [PromptMessage], tools: [ToolSpec], choice: ModelChoice, capture: DebugCapture?,
                             onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
-        let body = try JSONEncoder().encode(RequestBody(model: choice.model ?? configuration.model, messages: prompt,
-                                                        max_tokens: configuration.maxTokens, temperature: choice.temperature,
-                                                        tools: tools.isEmpty ? nil : tools))
+        let body = try ChatCompletionRequestBody(model: choice.model ?? configuration.model, messages: prompt,
+                                                 maxTokens: configuration.maxTokens, temperature: choice.temperature, tools: tools).json()
         capture?.request(Array(body))
         var request = HTTPClientRequest(url: configuration.baseURL.trimmingSuffix("/") + "/chat/completions")
         request.method = .POST

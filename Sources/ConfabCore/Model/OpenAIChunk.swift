@@ -10,25 +10,73 @@ struct OpenAIChunk {
     /// `{"error": {"message": ...}}` (OpenAI, SGLang) or `{"object": "error", "message": ...}` (vLLM).
     var errorMessage: String?
 
-    init(_ json: JSONValue) {
-        let choice = json["choices"]?.array?.first
-        let delta = choice?["delta"]
-        content = delta?["content"]?.string
-        reasoning = delta?["reasoning_content"]?.string ?? delta?["reasoning"]?.string
-        toolCalls = delta?["tool_calls"]?.array?.map(ToolCallFragment.init) ?? []
-        finishReason = choice?["finish_reason"]?.string
-        usage = json["usage"].flatMap(Usage.init(json:))
-        if let error = json["error"], error != .null {
-            errorMessage = error["message"]?.string ?? error.string ?? "unknown error"
-        } else if json["object"]?.string == "error" {
-            errorMessage = json["message"]?.string ?? "unknown error"
+    /// Parses one `data:` payload; nil when it is not JSON. Runs once per token: only the fields
+    /// above are built, the rest (id, model, created, ...) checked and skipped.
+    init?(parsing text: String) {
+        var reader = JSONReader(bytes: Array(text.utf8))
+        do {
+            if reader.peek() == UInt8(ascii: "{") {
+                try read(&reader)
+            } else {
+                try reader.skipValue(depth: 0)
+            }
+            reader.skipSpace()
+            guard reader.index == reader.bytes.count else { return nil }
+        } catch {
+            return nil
         }
     }
 
-    /// Parses one `data:` payload; nil when it is not JSON.
-    init?(parsing text: String) {
-        guard let json = try? JSONValue.parse(text) else { return nil }
-        self.init(json)
+    private mutating func read(_ reader: inout JSONReader) throws {
+        var object: String?
+        var message: String?
+        try reader.members(depth: 0) { reader, key in
+            if key.spells("choices"), reader.peek() == UInt8(ascii: "[") {
+                try reader.elements(depth: 1) { reader, position in
+                    guard position == 0, reader.peek() == UInt8(ascii: "{") else { return try reader.skipValue(depth: 2) }
+                    try readChoice(&reader)
+                }
+            } else if key.spells("usage") {
+                usage = Usage(json: try reader.value(depth: 1))
+            } else if key.spells("error") {
+                let error = try reader.value(depth: 1)
+                if error != .null { errorMessage = error["message"]?.string ?? error.string ?? "unknown error" }
+            } else if key.spells("object") {
+                object = try reader.optionalString(depth: 1)
+            } else if key.spells("message") {
+                message = try reader.optionalString(depth: 1)
+            } else {
+                try reader.skipValue(depth: 1)
+            }
+        }
+        if errorMessage == nil, object == "error" { errorMessage = message ?? "unknown error" }
+    }
+
+    private mutating func readChoice(_ reader: inout JSONReader) throws {
+        var reasoningContent: String?
+        var reasoningText: String?
+        try reader.members(depth: 2) { reader, key in
+            if key.spells("delta"), reader.peek() == UInt8(ascii: "{") {
+                try reader.members(depth: 3) { reader, key in
+                    if key.spells("content") {
+                        content = try reader.optionalString(depth: 4)
+                    } else if key.spells("reasoning_content") {
+                        reasoningContent = try reader.optionalString(depth: 4)
+                    } else if key.spells("reasoning") {
+                        reasoningText = try reader.optionalString(depth: 4)
+                    } else if key.spells("tool_calls") {
+                        toolCalls = try reader.value(depth: 4).array?.map(ToolCallFragment.init) ?? []
+                    } else {
+                        try reader.skipValue(depth: 4)
+                    }
+                }
+            } else if key.spells("finish_reason") {
+                finishReason = try reader.optionalString(depth: 3)
+            } else {
+                try reader.skipValue(depth: 3)
+            }
+        }
+        reasoning = reasoningContent ?? reasoningText
     }
 }
 

@@ -29,6 +29,6 @@ public struct PromptMessage: Codable, Sendable, Equatable {
 
     /// Characters counted against the prompt budget.
     var size: Int {
-        (content?.count ?? 0) + (toolCalls ?? []).reduce(0) { $0 + $1.name.count + $1.arguments.count }
+        (content?.characterCount ?? 0) + (toolCalls ?? []).reduce(0) { $0 + $1.name.characterCount + $1.arguments.characterCount }
     }
 }

@@ -66,10 +66,10 @@ enum TurnStop: Error {
 /// expired deadline ends it (and any later call of the turn at once), a keep-alive is slipped in
 /// while the model is silent.
 final class Stopper: Sendable {
-    private let state = Mutex<(stopped: Error?, sink: AsyncThrowingStream<Piece, Error>.Continuation?)>((nil, nil))
+    private let state = Mutex<(stopped: Error?, sink: PieceQueue?)>((nil, nil))
 
-    /// The current model call's stream.
-    func attach(_ sink: AsyncThrowingStream<Piece, Error>.Continuation) {
+    /// The current model call's queue.
+    func attach(_ sink: PieceQueue) {
         let stopped = state.withLock { state in
             state.sink = sink
             return state.stopped

@@ -13,7 +13,7 @@ public struct PromptBuilder: Sendable {
 
     /// - Parameter history: earlier messages, newest first (as the store keeps them).
     public func prompt(persona: Persona, history: [ChatMessage], message: String) -> [PromptMessage] {
-        var remaining = characterBudget - persona.systemPrompt.count - message.count
+        var remaining = characterBudget - persona.systemPrompt.characterCount - message.characterCount
         var kept: [[PromptMessage]] = []
         // A stored message goes in whole or not at all: a tool call never loses its result.
         for earlier in history.prefix(window) {

@@ -327,11 +327,11 @@ public final class Turn: Sendable {
                 draft.recordTool(call, outcome: outcomes[call.id] ?? .failure("the turn ended before the tool answered"))
             }
         }
-        let (stopped, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
-        stopper.attach(sink)
+        let stopped = PieceQueue()
+        stopper.attach(stopped)
         try await withThrowingTaskGroup(of: (String, ToolOutcome)?.self) { group in
             group.addTask {
-                for try await _ in stopped {}  // keep-alives: tools are shorter than the interval
+                while try await !stopped.next().isEmpty {}  // keep-alives: tools are shorter than the interval
                 return nil  // the tools finished first
             }
             for call in calls {
@@ -355,14 +355,14 @@ public final class Turn: Sendable {
     }
 
     /// Runs one model call in a child task so deadlines and a shutdown can stop it; pieces come
-    /// back through a stream and are handed to `forward` in this task, which owns the client.
+    /// back through a `PieceQueue` and are handed to `forward` in this task, which owns the client.
     /// While the model is silent, the deadline timer sends a keep-alive now and then so proxies
     /// keep the stream open.
     private func streamModel(_ prompt: [PromptMessage], tools: [ToolSpec], stopper: Stopper, deadlines: Deadlines,
                              keepAlive: () async throws -> Void,
                              forward: (ModelDelta) async throws -> Void) async throws -> ModelCompletion {
-        let (pieces, sink) = AsyncThrowingStream<Piece, Error>.makeStream()
-        stopper.attach(sink)
+        let pieces = PieceQueue()
+        stopper.attach(pieces)
         let (capture, model, choice) = (capture, environment.model, ModelChoice(model: persona.model, temperature: persona.temperature))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             defer { group.cancelAll() }
@@ -370,22 +370,25 @@ public final class Turn: Sendable {
                 do {
                     let completion = try await model.streamReply(to: prompt, tools: tools, choice: choice, capture: capture) { delta in
                         deadlines.tick()
-                        sink.yield(.delta(delta))
+                        pieces.yield(.delta(delta))
                     }
-                    sink.yield(.done(completion))
-                    sink.finish()
+                    pieces.yield(.done(completion))
+                    pieces.finish()
                 } catch {
-                    sink.finish(throwing: error)
+                    pieces.finish(throwing: error)
                 }
             }
-            for try await piece in pieces {
-                switch piece {
-                case .delta(let delta): try await forward(delta)
-                case .keepAlive: try await keepAlive()
-                case .done(let completion): return completion
+            while true {
+                let batch = try await pieces.next()
+                if batch.isEmpty { throw CancellationError() }  // ended with no result: this task was cancelled
+                for piece in batch {
+                    switch piece {
+                    case .delta(let delta): try await forward(delta)
+                    case .keepAlive: try await keepAlive()
+                    case .done(let completion): return completion
+                    }
                 }
             }
-            throw CancellationError()  // the stream ended with no result: this task was cancelled
         }
     }
 
