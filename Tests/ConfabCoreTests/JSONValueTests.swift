@@ -52,6 +52,13 @@ import Testing
         #expect(OpenAIChunk(parsing: #"{"choices":[{"delta":{"reasoning_content":"a","reasoning":"b","content":null}}]}"#)?.reasoning == "a")
         #expect(OpenAIChunk(parsing: #"{"cho\u0069ces":[{"delta":{"content":"escaped key"}}]}"#)?.content == "escaped key")
         #expect(OpenAIChunk(parsing: #"[1,2]"#)?.content == nil)
+        // A key given twice: the last one counts, as a whole parse reads it.
+        #expect(OpenAIChunk(parsing: #"{"choices":[{"delta":{"content":"a"}}],"choices":null}"#)?.content == nil)
+        #expect(OpenAIChunk(parsing: #"{"error":{"message":"x"},"error":null}"#)?.errorMessage == nil)
+        // Skipped values nest as deep as a whole parse allows.
+        let deep = String(repeating: "[", count: 62) + String(repeating: "]", count: 62)
+        #expect(OpenAIChunk(parsing: #"{"extra":\#(deep),"choices":[{"delta":{"content":"deep"}}]}"#)?.content == "deep")
+        #expect((try? JSONValue.parse(#"{"extra":\#(deep)}"#)) != nil)
         for broken in [#"{"id":"x","choices":[}"#, #"{"id":"x\q","choices":[]}"#, #"{"id":tru,"choices":[]}"#,
                        #"{"choices":[{"delta":{"content":"x"}}]} trailing"#, #"{"x":"\u12"}"#, "", #"{"a":1,}"#] {
             #expect(OpenAIChunk(parsing: broken) == nil, "\(broken)")

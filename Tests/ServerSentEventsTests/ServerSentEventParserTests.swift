@@ -26,6 +26,17 @@ import Testing
         #expect(events == expected)
     }
 
+    /// Bytes that are not in one piece of memory take the byte-by-byte path: the same events.
+    @Test(arguments: [1, 4, 1000])
+    func decodesTheSameFromAnySequence(chunkSize: Int) {
+        var decoder = ServerSentEventParser()
+        var events: [ServerSentEvent] = []
+        for start in stride(from: 0, to: stream.count, by: chunkSize) {
+            events += decoder.feed(stream[start..<min(start + chunkSize, stream.count)].lazy.map { $0 })
+        }
+        #expect(events == expected)
+    }
+
     @Test func ignoresCommentsAndEventsWithoutData() {
         var decoder = ServerSentEventParser()
         #expect(decoder.feed(Array(": OPENROUTER PROCESSING\n\nevent: ping\n\n".utf8)).isEmpty)

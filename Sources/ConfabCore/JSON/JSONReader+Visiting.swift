@@ -58,8 +58,8 @@ extension JSONReader {
     mutating func skipValue(depth: Int) throws {
         guard depth < 64, let next = peek() else { throw JSONValue.SyntaxError() }
         switch next {
-        case UInt8(ascii: "{"): try members(depth: depth + 1) { reader, _ in try reader.skipValue(depth: depth + 1) }
-        case UInt8(ascii: "["): try elements(depth: depth + 1) { reader, _ in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "{"): try members(depth: depth) { reader, _ in try reader.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["): try elements(depth: depth) { reader, _ in try reader.skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""): try skipString()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")

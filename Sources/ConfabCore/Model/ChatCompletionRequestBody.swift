@@ -20,6 +20,7 @@ struct ChatCompletionRequestBody {
         }
         out += #"],"stream":true,"stream_options":{"include_usage":true}"#
         if let maxTokens { out += #","max_tokens":\#(maxTokens)"# }
+        // Every door takes 0...2 only; a value JSON cannot carry is left out.
         if let temperature, temperature.isFinite { out += #","temperature":\#(temperature)"# }
         if !tools.isEmpty {
             // Rare and nested (JSON Schemas): left to the encoder.

@@ -31,7 +31,10 @@ struct OpenAIChunk {
         var object: String?
         var message: String?
         try reader.members(depth: 0) { reader, key in
-            if key.spells("choices"), reader.peek() == UInt8(ascii: "[") {
+            if key.spells("choices") {
+                // A key given twice counts the last time, as a whole parse would read it.
+                (content, reasoning, toolCalls, finishReason) = (nil, nil, [], nil)
+                guard reader.peek() == UInt8(ascii: "[") else { return try reader.skipValue(depth: 1) }
                 try reader.elements(depth: 1) { reader, position in
                     guard position == 0, reader.peek() == UInt8(ascii: "{") else { return try reader.skipValue(depth: 2) }
                     try readChoice(&reader)
@@ -40,7 +43,7 @@ struct OpenAIChunk {
                 usage = Usage(json: try reader.value(depth: 1))
             } else if key.spells("error") {
                 let error = try reader.value(depth: 1)
-                if error != .null { errorMessage = error["message"]?.string ?? error.string ?? "unknown error" }
+                errorMessage = error == .null ? nil : error["message"]?.string ?? error.string ?? "unknown error"
             } else if key.spells("object") {
                 object = try reader.optionalString(depth: 1)
             } else if key.spells("message") {
@@ -56,7 +59,9 @@ struct OpenAIChunk {
         var reasoningContent: String?
         var reasoningText: String?
         try reader.members(depth: 2) { reader, key in
-            if key.spells("delta"), reader.peek() == UInt8(ascii: "{") {
+            if key.spells("delta") {
+                (content, reasoningContent, reasoningText, toolCalls) = (nil, nil, nil, [])
+                guard reader.peek() == UInt8(ascii: "{") else { return try reader.skipValue(depth: 3) }
                 try reader.members(depth: 3) { reader, key in
                     if key.spells("content") {
                         content = try reader.optionalString(depth: 4)

@@ -45,6 +45,9 @@ final class PieceQueue: Sendable {
     /// Every piece waiting, in order, waiting for one if need be; empty once the queue has ended.
     /// Throws the error it was finished with, or `CancellationError` when the task is cancelled.
     func next() async throws -> [Piece] {
+        // A cancelled turn ends even while the model keeps it busy (the handler below is only
+        // installed to wait); what is already waiting is still handed over first.
+        if Task.isCancelled { finish(throwing: CancellationError()) }
         while true {
             let taken = state.withLock { state -> Result<[Piece], any Error>? in
                 if !state.waiting.isEmpty {
