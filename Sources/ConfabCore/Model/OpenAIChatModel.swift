@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import ServerSentEvents
 
 /// A model behind any OpenAI-compatible `POST {base}/chat/completions` that streams SSE.
 public struct OpenAIChatModel: ChatModel {
@@ -58,32 +57,24 @@ public struct OpenAIChatModel: ChatModel {
         capture?.status(Int(response.status.code))
         guard response.status == .ok else { throw await Self.httpError(response, capture: capture) }
 
-        var decoder = ServerSentEventParser()
-        var finishReason: String?
-        var usage: Usage?
-        var toolCalls = ToolCallAssembler()
-        try await mapErrors {
-            for try await buffer in response.body {
-                capture?.response(buffer.readableBytesView)
-                for event in decoder.feed(buffer.readableBytesView) {
-                    if event.data == "[DONE]" { return }
-                    guard let chunk = OpenAIChunk(parsing: event.data) else {
-                        throw ModelError.streamError("unreadable chunk: \(event.data.prefix(200))")
-                    }
-                    if let message = chunk.errorMessage { throw ModelError.streamError(message) }
-                    if let reported = chunk.usage { usage = reported }
-                    if let text = chunk.reasoning, !text.isEmpty { try await onDelta(.reasoning(text)) }
-                    if let text = chunk.content, !text.isEmpty { try await onDelta(.text(text)) }
-                    for fragment in chunk.toolCalls {
-                        for delta in toolCalls.feed(fragment) { try await onDelta(delta) }
-                    }
-                    if let reason = chunk.finishReason { finishReason = reason }
-                }
-            }
-            // Ended without [DONE]: a finish reason means the reply is whole, otherwise it was cut.
-            if finishReason == nil { throw ModelError.interrupted }
+        let reader = try await mapErrors { try await Self.read(response.body, capture: capture, onDelta: onDelta) }
+        return ModelCompletion(finishReason: reader.finishReason ?? "stop", usage: reader.usage, toolCalls: reader.calls)
+    }
+
+    /// Relays the streamed reply's deltas as they come; only the reader and the body's iterator
+    /// are kept across the waits.
+    private static func read(_ body: HTTPClientResponse.Body, capture: DebugCapture?,
+                             onDelta: @Sendable (ModelDelta) async throws -> Void) async throws -> ChatCompletionStreamReader {
+        var reader = ChatCompletionStreamReader()
+        for try await buffer in body {
+            capture?.response(buffer.readableBytesView)
+            for delta in reader.read(buffer.readableBytesView) { try await onDelta(delta) }
+            if let failure = reader.failure { throw failure }
+            if reader.done { return reader }
         }
-        return ModelCompletion(finishReason: finishReason ?? "stop", usage: usage, toolCalls: toolCalls.calls)
+        // Ended without [DONE]: a finish reason means the reply is whole, otherwise it was cut.
+        if reader.finishReason == nil { throw ModelError.interrupted }
+        return reader
     }
 
     /// How a request on a connection the server had just closed fails, depending on when the
