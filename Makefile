@@ -1,5 +1,5 @@
 # Shortcuts; each target is one script under scripts/.
-.PHONY: run test bench bench-short
+.PHONY: run test bench bench-short profile
 
 run:
 	bash scripts/run.sh
@@ -14,3 +14,7 @@ bench:
 # A few seconds per level, as CI runs it so the benchmark cannot rot.
 bench-short:
 	BENCH_SECONDS=2 bash scripts/bench.sh
+
+# Instructions per turn under valgrind's callgrind (docs/PERFORMANCE.md).
+profile:
+	bash scripts/profile.sh

@@ -36,6 +36,10 @@ struct StreamingClient: Sendable {
         let started = NIODeadline.now()
         let promise = group.next().makePromise(of: Result.self)
         let channel = try await ClientBootstrap(group: group)
+            // Thousands of connections opened at once overflow any listen backlog; the SYNs
+            // dropped are sent again after 1, 3, 7, 15 s, so NIO's 10 s default would count a
+            // slow start as an error (TTFT shows it instead).
+            .connectTimeout(.seconds(60))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
