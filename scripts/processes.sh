@@ -1,4 +1,4 @@
-# Sourced by run.sh and bench.sh: what they start goes into `pids`, and is stopped when the
+# Sourced by run.sh, bench.sh and profile.sh: what they start goes into `pids`, and is stopped when the
 # script ends, however it ends.
 pids=()
 cleanup() {
