@@ -65,14 +65,31 @@ pids+=($confab_pid)
 wait_for confab 300 curl -sf "http://127.0.0.1:$confab_port/ready"
 base="http://127.0.0.1:$confab_port"
 
-converse() {  # converse USER TURNS: one user's turns in order, in its own session
-  local user=$1 count=$2 session
-  session=$(curl -sf -X POST "$base/chat/start?user_id=$user" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session_id"])') \
-    || { for n in $(seq 1 "$count"); do echo "$user $n (no session)" >> .run/profile/failed; done; return 0; }
-  for n in $(seq 1 "$count"); do
-    curl -sfN "$base/chat/stream?user_id=$user&session_id=$session&format=$format&message=hello%20$n" \
-      | grep -q '"status":"complete"' || echo "$user $n" >> .run/profile/failed
-  done
+converse() {  # converse USER TURNS: one user's turns in order, in its own session, on one kept
+              # connection, as a browser or an SDK keeps it; a line in failed per turn that did not complete
+  python3 - "$confab_port" "$1" "$2" "$format" >> .run/profile/failed <<'PY'
+import http.client, json, sys
+port, user, count, fmt = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+def ask(method, path):
+    for attempt in (1, 2):
+        try:
+            connection.request(method, path)
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        except (http.client.RemoteDisconnected, ConnectionError):
+            connection.close()  # the server closed the kept connection: ask on a new one, as clients do
+    return 0, ""
+status, body = ask("POST", f"/chat/start?user_id={user}")
+if status != 200:
+    print("\n".join(f"{user} {n} (no session)" for n in range(1, count + 1)))
+    sys.exit(0)
+session = json.loads(body)["session_id"]
+for n in range(1, count + 1):
+    status, body = ask("GET", f"/chat/stream?user_id={user}&session_id={session}&format={fmt}&message=hello%20{n}")
+    if status != 200 or '"status":"complete"' not in body:
+        print(f"{user} {n}")
+PY
 }
 rm -f .run/profile/failed
 converse warm 3                      # first-use costs (connections, script loads) stay out

@@ -4,6 +4,7 @@ The model server here is a small Python server in this process, so the test watc
 the connection itself: when did its socket to Confab go away? (A real model server keeps
 generating for nobody until it notices; vLLM and llama.cpp watch for exactly this.)
 """
+import http.client
 import select
 import socket
 import threading
@@ -96,6 +97,26 @@ def leave_after(base, path, texts):
     return time.monotonic()
 
 
+def leave_while_silent(base, path, upstream):
+    """Streams on a plain socket until the model server has been asked, then closes it for real."""
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    received = b""
+    sock.settimeout(10)
+    while b'"type":"start"' not in received:
+        chunk = sock.recv(4096)
+        assert chunk, f"the stream ended early: {received[-300:]!r}"
+        received += chunk
+    deadline = time.monotonic() + 10
+    while not upstream.opened and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert upstream.opened, "the model server was never asked"
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    return time.monotonic()
+
+
 def stored_reply(base, user, session, seconds=5):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -143,3 +164,47 @@ def test_a_hung_model_is_hung_up_on_at_the_deadline(redis_url, start_confab):
         assert gone is not None and gone - asked < 2.5, "the hung request was closed after the deadline"
     finally:
         upstream.close()
+
+
+def test_a_client_that_leaves_while_the_model_is_silent_stops_it(redis_url, start_confab):
+    """The client goes while the model has not said a word: nothing is written to notice the
+    close by, yet the model server sees its reader go at once, and the empty partial is stored."""
+    upstream = WatchingUpstream("hang")
+    try:
+        base = start_confab(redis_url, upstream.url)  # the default 60 s first-token deadline
+        user = f"quiet-{uuid.uuid4().hex[:8]}"
+        session = start_session(base, user)
+        left = leave_while_silent(base, f"/chat/stream?user_id={user}&session_id={session}&message=go", upstream)
+        gone = upstream.wait_gone(5)
+        assert gone is not None, "the model server still waits 5 s after the client left"
+        assert gone - left < 1.5, f"the model server noticed {gone - left:.2f} s after the client left"
+        replies = stored_reply(base, user, session)
+        assert [(r["status"], r.get("reason")) for r in replies] == [("partial", "client_disconnected")]
+    finally:
+        upstream.close()
+
+
+def test_streamed_turns_follow_one_another_on_one_connection(redis_url, test_upstream, start_confab):
+    """A client that keeps its connection (every HTTP/1.1 client does) streams turn after turn on
+    it: the server does not close it after a streamed reply."""
+    base = start_confab(redis_url, test_upstream + "/v1")
+    user = f"kept-{uuid.uuid4().hex[:8]}"
+    session = start_session(base, user)
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        first_socket = None
+        for n in range(3):
+            connection.request("GET", f"/chat/stream?user_id={user}&session_id={session}&message=turn{n}",
+                               headers={"Accept": "text/event-stream"})
+            response = connection.getresponse()
+            body = response.read().decode()
+            assert response.status == 200, body
+            assert '"type":"finish"' in body and body.rstrip().endswith("data: [DONE]"), body[-300:]
+            assert not response.will_close, "the server asked to close the connection after a streamed reply"
+            first_socket = first_socket or connection.sock
+            assert connection.sock is first_socket, f"turn {n} needed a new connection"
+    finally:
+        connection.close()
+    messages = requests.get(f"{base}/chat/history", params={"user_id": user, "session_id": session}, timeout=5).json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 3

@@ -2,8 +2,9 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One HTTP/1.1 request on a fresh connection, timed: when the first piece of text arrived and
-/// when the stream ended. Written on SwiftNIO channel handlers so the load generator costs little.
+/// HTTP/1.1 requests, timed: when the first piece of text arrived and when the stream ended.
+/// Written on SwiftNIO channel handlers so the load generator costs little. A virtual user keeps
+/// its connection between turns (`KeptConnection`), as real clients do.
 struct StreamingClient: Sendable {
     let group: EventLoopGroup
     let host: String
@@ -32,10 +33,16 @@ struct StreamingClient: Sendable {
         var ok: Bool { status == 200 }
     }
 
+    /// Sends `request` on a connection of its own, closed after the response (`/chat/start`
+    /// and other preparations).
     func send(_ request: Request) async throws -> Result {
-        let started = NIODeadline.now()
-        let promise = group.next().makePromise(of: Result.self)
-        let channel = try await ClientBootstrap(group: group)
+        let connection = KeptConnection(client: self)
+        defer { connection.close() }
+        return try await connection.send(request, keepAlive: false)
+    }
+
+    fileprivate func connect() async throws -> any Channel {
+        try await ClientBootstrap(group: group)
             // Thousands of connections opened at once overflow any listen backlog; the SYNs
             // dropped are sent again after 1, 3, 7, 15 s, so NIO's 10 s default would count a
             // slow start as an error (TTFT shows it instead).
@@ -44,12 +51,15 @@ struct StreamingClient: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(
-                        ResponseTimer(started: started, request: request, promise: promise))
+                    try channel.pipeline.syncOperations.addHandler(ResponseTimer())
                 }
             }
             .connect(host: host, port: port).get()
-        var headers = HTTPHeaders([("Host", "\(host):\(port)"), ("Connection", "close")])
+    }
+
+    fileprivate func write(_ request: Request, keepAlive: Bool, on channel: any Channel) {
+        var headers = HTTPHeaders([("Host", "\(host):\(port)")])
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
         if let bearer = request.bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         headers.add(contentsOf: request.headers)
         if !request.body.isEmpty {
@@ -62,7 +72,56 @@ struct StreamingClient: Sendable {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: request.body))), promise: nil)
         }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        return try await promise.futureResult.get()
+    }
+}
+
+/// A virtual user's connection, kept from one turn to the next as a browser or an SDK keeps it,
+/// and opened again when the server closed it. Used by one task at a time.
+final class KeptConnection {
+    let client: StreamingClient
+    private var channel: (any Channel)?
+
+    init(client: StreamingClient) {
+        self.client = client
+    }
+
+    /// Sends `request` and times its response; `keepAlive: false` asks the server to close. A
+    /// kept connection the server closed meanwhile (nothing came back) is replaced and the
+    /// request sent again, as HTTP clients do.
+    func send(_ request: StreamingClient.Request, keepAlive: Bool = true) async throws -> StreamingClient.Result {
+        guard channel?.isActive == true else { return try await exchange(request, keepAlive: keepAlive) }
+        do {
+            let result = try await exchange(request, keepAlive: keepAlive)
+            guard result.status == 0 else { return result }
+        } catch {}
+        return try await exchange(request, keepAlive: keepAlive)
+    }
+
+    private func exchange(_ request: StreamingClient.Request, keepAlive: Bool) async throws -> StreamingClient.Result {
+        let started = NIODeadline.now()
+        if channel?.isActive != true {
+            close()
+            channel = try await client.connect()
+        }
+        guard let channel else { throw ChannelError.ioOnClosedChannel }
+        let promise = channel.eventLoop.makePromise(of: StreamingClient.Result.self)
+        do {
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: ResponseTimer.self).expect(request, started: started, promise: promise)
+            }.get()
+            client.write(request, keepAlive: keepAlive, on: channel)
+            let result = try await promise.futureResult.get()
+            if result.status == 0 { close() }
+            return result
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    func close() {
+        channel?.close(promise: nil)
+        channel = nil
     }
 }
 
@@ -71,23 +130,29 @@ private final class ResponseTimer: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     private static let done = Array("data: [DONE]".utf8)
-    private let started: NIODeadline
-    private let request: StreamingClient.Request
-    private let promise: EventLoopPromise<StreamingClient.Result>
+    private var started = NIODeadline.now()
+    private var request = StreamingClient.Request(method: .GET, uri: "/")
+    /// The response awaited; nil between requests.
+    private var promise: EventLoopPromise<StreamingClient.Result>?
     private var result = StreamingClient.Result(status: 0, firstText: nil, total: .zero, sawDone: false, body: [])
     private var tail: [UInt8] = []  // the end of the last chunk, for markers split across chunks
-    private var finished = false
+    /// The server said it closes the connection after this response.
+    private var closes = false
 
-    init(started: NIODeadline, request: StreamingClient.Request, promise: EventLoopPromise<StreamingClient.Result>) {
-        self.started = started
+    /// The next response is `request`'s.
+    func expect(_ request: StreamingClient.Request, started: NIODeadline, promise: EventLoopPromise<StreamingClient.Result>) {
         self.request = request
+        self.started = started
         self.promise = promise
+        result = StreamingClient.Result(status: 0, firstText: nil, total: .zero, sawDone: false, body: [])
+        tail = []
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             result.status = Int(head.status.code)
+            closes = !head.isKeepAlive
         case .body(let buffer):
             let bytes = tail + buffer.readableBytesView
             if request.collect { result.body += buffer.readableBytesView }
@@ -106,18 +171,17 @@ private final class ResponseTimer: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard !finished else { return }
-        finished = true
-        promise.fail(error)
+        promise?.fail(error)
+        promise = nil
         context.close(promise: nil)
     }
 
     private func finish(_ context: ChannelHandlerContext) {
-        guard !finished else { return }
-        finished = true
+        guard let promise else { return }
+        self.promise = nil
         result.total = elapsed()
+        if closes { context.close(promise: nil) }
         promise.succeed(result)
-        context.close(promise: nil)
     }
 
     private func elapsed() -> Duration { .nanoseconds((NIODeadline.now() - started).nanoseconds) }

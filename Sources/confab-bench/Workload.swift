@@ -119,8 +119,8 @@ enum BenchRun {
         return Users(names: names, sessions: prepared)
     }
 
-    /// Runs the users for `seconds`: each sends its turns in order, reading each stream to
-    /// `[DONE]` before the next.
+    /// Runs the users for `seconds`: each sends its turns in order on the connection it keeps,
+    /// reading each stream to `[DONE]` before the next.
     static func run(_ target: Target, _ users: Users, seconds: Double) async -> RunSamples {
         let (names, sessions) = (users.names, users.sessions)
         let clock = ContinuousClock()
@@ -132,10 +132,12 @@ enum BenchRun {
                 group.addTask {
                     var own = RunSamples()
                     var number = 0
+                    let connection = KeptConnection(client: target.client)
+                    defer { connection.close() }
                     while clock.now < deadline {
                         number += 1
                         let request = target.turn(names[index], sessions[index], number)
-                        guard let result = try? await target.client.send(request), result.ok, result.sawDone,
+                        guard let result = try? await connection.send(request), result.ok, result.sawDone,
                               let first = result.firstText else {
                             own.errors += 1
                             try? await Task.sleep(for: .milliseconds(10))  // a failing target is not a hot loop

@@ -74,12 +74,18 @@ import Testing
         let bare = ChatMessage(id: "m2", role: .user, content: "", timestamp: 2)
         for message in [full, bare] {
             let stored = try JSONEncoder().encode(message)
-            #expect(ChatMessage(json: try JSONValue.parse(bytes: Array(stored))) == message)
+            #expect(ChatMessage(stored: Array(stored)) == message)
             #expect(try JSONDecoder().decode(ChatMessage.self, from: stored) == message)
         }
         // What Codable refuses is skipped here too: a missing or mistyped required field.
-        #expect(ChatMessage(json: try JSONValue.parse(#"{"id":"x","role":"user","content":"hi","timestamp":1}"#)) == nil)
-        #expect(ChatMessage(json: try JSONValue.parse(#"{"id":"x","role":"bot","content":"hi","timestamp":1,"status":"complete"}"#)) == nil)
+        #expect(ChatMessage(stored: Array(#"{"id":"x","role":"user","content":"hi","timestamp":1}"#.utf8)) == nil)
+        #expect(ChatMessage(stored: Array(#"{"id":"x","role":"bot","content":"hi","timestamp":1,"status":"complete"}"#.utf8)) == nil)
+        #expect(ChatMessage(stored: Array(#"{"id":7,"role":"user","content":"hi","timestamp":1,"status":"complete"}"#.utf8)) == nil)
+        #expect(ChatMessage(stored: Array(#"{"id":"x","role":"user","content":"hi","timestamp":"1","status":"complete"}"#.utf8)) == nil)
+        #expect(ChatMessage(stored: Array(#"{"id":"x","role":"user","content":"hi","timestamp":1,"status":"complete"} x"#.utf8)) == nil)
+        // Null optional fields, unknown fields (skipped) and a key given twice (the last counts).
+        let read = ChatMessage(stored: Array(#"{"id":"x","id":"y","role":"user","content":"hi","timestamp":1,"status":"complete","persona":null,"extra":{"a":[1,"b"]}}"#.utf8))
+        #expect(read == ChatMessage(id: "y", role: .user, content: "hi", timestamp: 1))
     }
 
     @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "\"open", "tru", "{} extra", "\"\u{01}\"", "\"\\x\"",

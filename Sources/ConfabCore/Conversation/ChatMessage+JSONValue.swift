@@ -1,22 +1,43 @@
-/// Reading stored messages with the one-pass `JSONValue` reader: every turn reads its window of
-/// history from Redis, and Foundation's Codable decoding of it was ~5% of Confab's CPU under
-/// load (docs/PERFORMANCE.md). Field names come from the `CodingKeys`, so the stored format is
-/// defined once; `Codable` still writes it.
+/// Reading stored messages field by field with the one-pass `JSONReader`: every turn reads its
+/// window of history from Redis, and Foundation's Codable decoding of it was ~5% of Confab's CPU
+/// under load; building a dictionary per message first was still ~8% of a turn's instructions
+/// (docs/PERFORMANCE.md). Field names come from the `CodingKeys`, so the stored format is defined
+/// once; `Codable` still writes it.
 extension ChatMessage {
-    /// Nil when a required field is missing or of the wrong type, as the Codable decoder would fail.
-    init?(json: JSONValue) {
-        func field(_ key: CodingKeys) -> JSONValue? {
-            guard let value = json[key.rawValue], value != .null else { return nil }
-            return value
+    /// Nil when the bytes are not one JSON object, or a required field is missing or of the wrong
+    /// type, as the Codable decoder would fail. A key given twice counts the last time.
+    init?(stored bytes: [UInt8]) {
+        var reader = JSONReader(bytes: bytes)
+        var id: String?, role: String?, content: String?, timestamp: Double?, status: String?
+        var persona: String?, model: String?, finishReason: String?, reason: String?
+        var usage: Usage?, error: ErrorInfo?, parts: [MessagePart]?
+        do {
+            try reader.members(depth: 0) { reader, key in
+                switch key {
+                case _ where key.spells("id"): id = try reader.optionalString(depth: 1)
+                case _ where key.spells("role"): role = try reader.optionalString(depth: 1)
+                case _ where key.spells("content"): content = try reader.optionalString(depth: 1)
+                case _ where key.spells("timestamp"): timestamp = try reader.value(depth: 1).double
+                case _ where key.spells("status"): status = try reader.optionalString(depth: 1)
+                case _ where key.spells("persona"): persona = try reader.optionalString(depth: 1)
+                case _ where key.spells("model"): model = try reader.optionalString(depth: 1)
+                case _ where key.spells("finish_reason"): finishReason = try reader.optionalString(depth: 1)
+                case _ where key.spells("reason"): reason = try reader.optionalString(depth: 1)
+                case _ where key.spells("usage"): usage = Usage(json: try reader.value(depth: 1))
+                case _ where key.spells("error"): error = ErrorInfo(json: try reader.value(depth: 1))
+                case _ where key.spells("parts"): parts = try reader.value(depth: 1).array.map { $0.compactMap(MessagePart.init(json:)) }
+                default: try reader.skipValue(depth: 1)
+                }
+            }
+            reader.skipSpace()
+            guard reader.index == reader.bytes.count else { return nil }
+        } catch {
+            return nil
         }
-        guard let id = field(.id)?.string, let role = field(.role)?.string.flatMap(Role.init(rawValue:)),
-              let content = field(.content)?.string, let timestamp = field(.timestamp)?.double,
-              let status = field(.status)?.string.flatMap(Status.init(rawValue:)) else { return nil }
-        self.init(id: id, role: role, content: content, timestamp: timestamp, status: status,
-                  persona: field(.persona)?.string, model: field(.model)?.string,
-                  finishReason: field(.finishReason)?.string, usage: field(.usage).flatMap(Usage.init(json:)),
-                  error: field(.error).flatMap(ErrorInfo.init(json:)), reason: field(.reason)?.string,
-                  parts: field(.parts)?.array.map { $0.compactMap(MessagePart.init(json:)) })
+        guard let id, let role = role.flatMap(Role.init(rawValue:)), let content, let timestamp,
+              let status = status.flatMap(Status.init(rawValue:)) else { return nil }
+        self.init(id: id, role: role, content: content, timestamp: timestamp, status: status, persona: persona, model: model,
+                  finishReason: finishReason, usage: usage, error: error, reason: reason, parts: parts)
     }
 }
 

@@ -247,8 +247,8 @@ public struct RedisConversationStore: ConversationStore {
     /// Decodes a list reply; an entry that is not a message (written by hand, say) is skipped.
     static func messages(_ value: RedisValue) -> [ChatMessage] {
         (value.array ?? []).compactMap { item in
-            guard case .bulk(let bytes) = item, let json = try? JSONValue.parse(bytes: bytes) else { return nil }
-            return ChatMessage(json: json)
+            guard case .bulk(let bytes) = item else { return nil }
+            return ChatMessage(stored: bytes)
         }
     }
 

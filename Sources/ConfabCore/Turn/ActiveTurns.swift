@@ -60,6 +60,8 @@ enum TurnStop: Error {
     case shutdown
     /// The client asked (a WebSocket `stop`).
     case byClient
+    /// The client's connection closed.
+    case clientLeft
 }
 
 /// Reaches the model call a turn is waiting on from outside the turn's task: a shutdown or an

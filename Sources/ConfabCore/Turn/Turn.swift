@@ -237,6 +237,8 @@ public final class Turn: Sendable {
             outcome = .shutdown
         } catch TurnStop.byClient {
             outcome = .stopped
+        } catch TurnStop.clientLeft {
+            outcome = .clientLeft
         } catch {
             outcome = .clientLeft  // the client's connection closed: a write failed or we were cancelled
         }
@@ -247,6 +249,12 @@ public final class Turn: Sendable {
     /// and the stream ends with it, as a finish with status `partial`. A no-op once it has ended.
     public func stop() {
         stopper.stop(TurnStop.byClient)
+    }
+
+    /// Ends the running turn because its client has gone: the partial reply is stored (reason
+    /// `client_disconnected`) and nothing more is sent. A no-op once it has ended.
+    func clientLeft() {
+        stopper.stop(TurnStop.clientLeft)
     }
 
     // MARK: - Steps

@@ -11,20 +11,23 @@ public enum TurnRunner {
     /// transport: with `cancel` the caller's task runs the turn, so cancelling it (the client
     /// left) cancels the model request and stores the partial reply; with `continue` the turn
     /// runs on its own and the caller only watches, so the reply is finished and stored whole.
-    public static func stream(_ turn: Turn, onDisconnect policy: DisconnectPolicy,
+    /// `departure`, when given, is how the caller learns the client has gone without cancelling
+    /// its own task (an HTTP stream's closed connection): it then ends the turn or the watching,
+    /// as the policy says.
+    public static func stream(_ turn: Turn, onDisconnect policy: DisconnectPolicy, departure: ClientDeparture? = nil,
                               send: (StreamEvent) async throws -> Void) async throws {
         switch policy {
-        case .cancel: await turn.run(emit: send)
-        case .continue: for await event in detached(turn) { try await send(event) }
+        case .cancel:
+            departure?.onLeave { turn.clientLeft() }
+            await turn.run(emit: send)
+        case .continue:
+            let (events, sink) = AsyncStream<StreamEvent>.makeStream()
+            departure?.onLeave { sink.finish() }  // the watching ends; the turn goes on
+            Task {
+                await turn.run { sink.yield($0) }
+                sink.finish()
+            }
+            for await event in events { try await send(event) }
         }
-    }
-
-    public static func detached(_ turn: Turn) -> AsyncStream<StreamEvent> {
-        let (events, sink) = AsyncStream<StreamEvent>.makeStream()
-        Task {
-            await turn.run { sink.yield($0) }
-            sink.finish()
-        }
-        return events
     }
 }

@@ -29,7 +29,5 @@ extension HTTPFields {
         .contentType: "text/event-stream",
         .cacheControl: "no-cache",
         HTTPField.Name("X-Accel-Buffering")!: "no",
-        // Hummingbird closes the connection after an inbound-close-aware response; say so.
-        .connection: "close",
     ]
 }

@@ -8,15 +8,25 @@ enum TurnStreamResponse {
     static func make<Encoder: StreamEncoder>(_ turn: Turn, encoder: Encoder, request: Request,
                                              onDisconnect: DisconnectPolicy) -> Response {
         Response(status: .ok, headers: Encoder.headers, body: .init { writer in
-            // Cancelled within ~50 ms of the client closing its connection.
-            _ = try? await request.body.consumeWithCancellationOnInboundClose { _ in
-                var encoder = encoder
-                func send(_ event: StreamEvent) async throws {
-                    var framer = SSEFramer()
-                    encoder.encode(event, into: &framer)
-                    if framer.buffer.readableBytes > 0 { try await writer.write(framer.buffer) }
+            var encoder = encoder
+            func send(_ event: StreamEvent) async throws {
+                var framer = SSEFramer()
+                encoder.encode(event, into: &framer)
+                if framer.buffer.readableBytes > 0 { try await writer.write(framer.buffer) }
+            }
+            let departure = ClientDeparture()
+            if let connection = ConnectionPresence.current {
+                connection.watch(departure)
+                defer { connection.unwatch() }
+                try? await TurnRunner.stream(turn, onDisconnect: onDisconnect, departure: departure, send: send)
+            } else {
+                // A connection served some other way (Hummingbird's test client): its inbound
+                // stream is watched instead, which closes the connection after the response.
+                _ = try? await request.body.consumeWithInboundCloseHandler { _ in
+                    try await TurnRunner.stream(turn, onDisconnect: onDisconnect, departure: departure, send: send)
+                } onInboundClosed: {
+                    departure.leave()
                 }
-                try await TurnRunner.stream(turn, onDisconnect: onDisconnect, send: send)
             }
             try? await writer.finish(nil)
         })

@@ -6,22 +6,33 @@ import NIOCore
 import NIOHTTP1
 
 /// Hummingbird's HTTP/1 server with WebSocket upgrades, with `UpgradeRefusalHandler` in each
-/// connection's pipeline just before the upgrade handler.
+/// connection's pipeline just before the upgrade handler, and a `ConnectionPresenceHandler` at
+/// its front whose presence the connection's task carries.
 struct RefusalAnsweringChannel: ServerChildChannel {
     let inner: HTTP1WebSocketUpgradeChannel
     let headTimeout: TimeAmount
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1WebSocketUpgradeChannel.Value> {
+    struct Value: ServerChildChannelValue {
+        let inner: HTTP1WebSocketUpgradeChannel.Value
+        let presence: ConnectionPresence
+        var channel: any Channel { inner.channel }
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let upgrade = try channel.pipeline.syncOperations
-                .handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
-            try channel.pipeline.syncOperations.addHandler(UpgradeRefusalHandler(headTimeout: headTimeout), position: .before(upgrade))
-            return value
+            let pipeline = channel.pipeline.syncOperations
+            let upgrade = try pipeline.handler(type: NIOTypedHTTPServerUpgradeHandler<HTTP1WebSocketUpgradeChannel.UpgradeResult>.self)
+            try pipeline.addHandler(UpgradeRefusalHandler(headTimeout: headTimeout), position: .before(upgrade))
+            let presence = ConnectionPresenceHandler()
+            try pipeline.addHandler(presence, position: .first)
+            return Value(inner: value, presence: presence.presence)
         }
     }
 
-    func handle(value: HTTP1WebSocketUpgradeChannel.Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
+    func handle(value: Value, logger: Logger) async {
+        await ConnectionPresence.$current.withValue(value.presence) {
+            await inner.handle(value: value.inner, logger: logger)
+        }
     }
 
     /// The server: HTTP routes, and WebSocket routes whose refusals answer as HTTP does.
