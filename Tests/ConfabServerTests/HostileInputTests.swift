@@ -1,4 +1,5 @@
 import Foundation
+@testable import ConfabServer
 import NIOHTTP1
 import RedisClient
 import Testing
@@ -30,10 +31,21 @@ import TestSupport
             let body = try await h.request(.POST, "/chat/stream", bytes: bytes)
             #expect(body.status == 400)
             #expect(body.errorCode == "invalid_utf8")
-            let query = try await h.request(.GET, "/chat/stream?user_id=utf&session_id=\(session)&message=%FF%FE")
-            #expect(query.status == 400, "\(query.body)")
+            for message in ["%FF%FE", "%C3", "%e2%82"] {
+                let query = try await h.request(.GET, "/chat/stream?user_id=utf&session_id=\(session)&message=\(message)")
+                #expect(query.status == 400, "\(message): \(query.body)")
+                #expect(query.errorCode == "invalid_utf8")
+            }
             #expect(try await h.history("utf", session).isEmpty, "nothing was written")
         }
+    }
+
+    /// The query check accepts what Foundation's decoding accepts.
+    @Test(arguments: ["", "a=b", "a=%20b", "m=h%C3%A9llo+x", "m=%F0%9F%98%80", "m=%e2%82%ac", "m=%FF", "m=%zz", "m=%", "m=%4",
+                      "m=%C3", "m=%C3%28", "m=%ED%A0%80", "m=100%25", "m=%00"])
+    func queryEncodingAsFoundationDecodesIt(query: String) {
+        #expect(QueryEncodingCheck<ConfabRequestContext>.decodesToUTF8(query)
+                == (query.replacingOccurrences(of: "+", with: " ").removingPercentEncoding != nil))
     }
 
     @Test func injectionThroughTheQuery() async throws {
