@@ -76,9 +76,14 @@ def ask(method, path):
         try:
             connection.request(method, path)
             response = connection.getresponse()
-            return response.status, response.read().decode()
         except (http.client.RemoteDisconnected, ConnectionError):
             connection.close()  # the server closed the kept connection: ask on a new one, as clients do
+            continue
+        try:
+            return response.status, response.read().decode()
+        except (http.client.HTTPException, OSError):
+            connection.close()  # the reply had begun: the turn failed, it is not asked again
+            return 0, ""
     return 0, ""
 status, body = ask("POST", f"/chat/start?user_id={user}")
 if status != 200:

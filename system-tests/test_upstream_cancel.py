@@ -81,37 +81,23 @@ def start_session(base, user):
     return reply.json()["session_id"]
 
 
-def leave_after(base, path, texts):
-    """Streams on a plain socket and closes it for real after `texts` text events."""
+def leave_after(base, path, texts=0, upstream=None):
+    """Streams on a plain socket and closes it for real after `texts` text events, or, with
+    `upstream`, once the stream has started and the model server has been asked."""
     host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)))
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
     received = b""
     sock.settimeout(10)
-    while received.count(b'data: {"content"') < texts:
+    while received.count(b'data: {"content"') < texts or b'"type":"start"' not in received:
         chunk = sock.recv(4096)
         assert chunk, f"the stream ended early: {received[-300:]!r}"
         received += chunk
-    sock.shutdown(socket.SHUT_RDWR)
-    sock.close()
-    return time.monotonic()
-
-
-def leave_while_silent(base, path, upstream):
-    """Streams on a plain socket until the model server has been asked, then closes it for real."""
-    host, port = base.removeprefix("http://").split(":")
-    sock = socket.create_connection((host, int(port)))
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
-    received = b""
-    sock.settimeout(10)
-    while b'"type":"start"' not in received:
-        chunk = sock.recv(4096)
-        assert chunk, f"the stream ended early: {received[-300:]!r}"
-        received += chunk
-    deadline = time.monotonic() + 10
-    while not upstream.opened and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert upstream.opened, "the model server was never asked"
+    if upstream is not None:
+        deadline = time.monotonic() + 10
+        while not upstream.opened and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert upstream.opened, "the model server was never asked"
     sock.shutdown(socket.SHUT_RDWR)
     sock.close()
     return time.monotonic()
@@ -174,7 +160,7 @@ def test_a_client_that_leaves_while_the_model_is_silent_stops_it(redis_url, star
         base = start_confab(redis_url, upstream.url)  # the default 60 s first-token deadline
         user = f"quiet-{uuid.uuid4().hex[:8]}"
         session = start_session(base, user)
-        left = leave_while_silent(base, f"/chat/stream?user_id={user}&session_id={session}&message=go", upstream)
+        left = leave_after(base, f"/chat/stream?user_id={user}&session_id={session}&message=go", upstream=upstream)
         gone = upstream.wait_gone(5)
         assert gone is not None, "the model server still waits 5 s after the client left"
         assert gone - left < 1.5, f"the model server noticed {gone - left:.2f} s after the client left"

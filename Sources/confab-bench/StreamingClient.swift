@@ -86,14 +86,14 @@ final class KeptConnection {
     }
 
     /// Sends `request` and times its response; `keepAlive: false` asks the server to close. A
-    /// kept connection the server closed meanwhile (nothing came back) is replaced and the
-    /// request sent again, as HTTP clients do.
+    /// kept connection the server closed meanwhile (nothing at all came back) is replaced and
+    /// the request sent again, as HTTP clients do; a reply that had begun is not asked again.
     func send(_ request: StreamingClient.Request, keepAlive: Bool = true) async throws -> StreamingClient.Result {
         guard channel?.isActive == true else { return try await exchange(request, keepAlive: keepAlive) }
         do {
             let result = try await exchange(request, keepAlive: keepAlive)
             guard result.status == 0 else { return result }
-        } catch {}
+        } catch is NothingReceived {}
         return try await exchange(request, keepAlive: keepAlive)
     }
 
@@ -103,13 +103,16 @@ final class KeptConnection {
             close()
             channel = try await client.connect()
         }
-        guard let channel else { throw ChannelError.ioOnClosedChannel }
+        guard let channel else { throw NothingReceived() }
         let promise = channel.eventLoop.makePromise(of: StreamingClient.Result.self)
+        let sender = client
         do {
             try await channel.eventLoop.submit {
+                // Closed since `isActive` was read: nothing would ever answer.
+                guard channel.isActive else { return promise.fail(NothingReceived()) }
                 try channel.pipeline.syncOperations.handler(type: ResponseTimer.self).expect(request, started: started, promise: promise)
+                sender.write(request, keepAlive: keepAlive, on: channel)
             }.get()
-            client.write(request, keepAlive: keepAlive, on: channel)
             let result = try await promise.futureResult.get()
             if result.status == 0 { close() }
             return result
@@ -123,6 +126,9 @@ final class KeptConnection {
         channel?.close(promise: nil)
         channel = nil
     }
+
+    /// The connection failed before any of the response came back.
+    struct NothingReceived: Error {}
 }
 
 /// Watches a response go by: its status, the first event with text, `[DONE]`, the end.
@@ -171,7 +177,7 @@ private final class ResponseTimer: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        promise?.fail(error)
+        promise?.fail(result.status == 0 ? KeptConnection.NothingReceived() : error)
         promise = nil
         context.close(promise: nil)
     }

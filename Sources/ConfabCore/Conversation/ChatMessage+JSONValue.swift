@@ -1,8 +1,8 @@
 /// Reading stored messages field by field with the one-pass `JSONReader`: every turn reads its
 /// window of history from Redis, and Foundation's Codable decoding of it was ~5% of Confab's CPU
 /// under load; building a dictionary per message first was still ~8% of a turn's instructions
-/// (docs/PERFORMANCE.md). Field names come from the `CodingKeys`, so the stored format is defined
-/// once; `Codable` still writes it.
+/// (docs/PERFORMANCE.md). `Codable` writes the format; the round-trip tests hold the two to the
+/// same field names.
 extension ChatMessage {
     /// Nil when the bytes are not one JSON object, or a required field is missing or of the wrong
     /// type, as the Codable decoder would fail. A key given twice counts the last time.

@@ -40,7 +40,7 @@ struct BearerAuthenticator: AuthenticatorMiddleware {
         guard request.headers[.authorization] != nil else {
             // Tickets are for streams only (EventSource); anywhere else the header is the way.
             // (Checked before the query is parsed: an anonymous turn should not pay for it.)
-            guard request.method == .get, Self.ticketPaths(request.uri.path), request.uri.query?.utf8.firstRange(of: "ticket=".utf8) != nil,
+            guard request.method == .get, Self.ticketPaths(request.uri.path), request.uri.query?.containsBytes("ticket=") == true,
                   let ticket = request.uri.queryParameters["ticket"] else { return nil }
             let holder = try await storage { try await accounts.takeTicket(hash: APIKeySecret.sha256(String(ticket))) }
             guard let holder else { throw APIError.unauthorized("the stream ticket is unknown, used or expired") }

@@ -7,7 +7,8 @@ import Synchronization
 /// or the connection end, and tells the turn. Unlike Hummingbird's inbound-close watcher it leaves
 /// the request's inbound stream alone, so the connection stays open for the client's next
 /// request; that watcher closed it after every streamed response, and a new TCP connection and
-/// pipeline per turn cost more than the turn's Redis work (docs/PERFORMANCE.md).
+/// pipeline per turn, with the watcher's three tasks, were ~9% of a turn's instructions
+/// (docs/PERFORMANCE.md).
 final class ConnectionPresence: Sendable {
     /// The connection the current task serves; `RefusalAnsweringChannel` sets it for each
     /// connection's task, so the response of any request on it can watch.
@@ -15,7 +16,7 @@ final class ConnectionPresence: Sendable {
 
     private let state = Mutex<(gone: Bool, watcher: ClientDeparture?)>((false, nil))
 
-    /// Tells `departure` when the client goes (at once if it has) until `unwatch()`.
+    /// Tells `departure` when the client goes (at once if it has) until `unwatch(departure)`.
     func watch(_ departure: ClientDeparture) {
         let gone = state.withLock { state in
             if !state.gone { state.watcher = departure }
@@ -24,8 +25,10 @@ final class ConnectionPresence: Sendable {
         if gone { departure.leave() }
     }
 
-    func unwatch() {
-        state.withLock { $0.watcher = nil }
+    func unwatch(_ departure: ClientDeparture) {
+        state.withLock { state in
+            if state.watcher === departure { state.watcher = nil }
+        }
     }
 
     fileprivate func clientGone() {
@@ -39,7 +42,9 @@ final class ConnectionPresence: Sendable {
 }
 
 /// Sees a connection's input close or the connection end, for its `ConnectionPresence`; passes
-/// everything on untouched.
+/// everything on untouched. It sits before the HTTP decoder, so a client that pipelines requests
+/// and then half-closes its side ends the turns it has queued as if it had left (Hummingbird's
+/// watcher let the first of them finish); HTTP clients that do so are rare.
 final class ConnectionPresenceHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 

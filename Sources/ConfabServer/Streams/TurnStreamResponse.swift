@@ -17,7 +17,7 @@ enum TurnStreamResponse {
             let departure = ClientDeparture()
             if let connection = ConnectionPresence.current {
                 connection.watch(departure)
-                defer { connection.unwatch() }
+                defer { connection.unwatch(departure) }
                 try? await TurnRunner.stream(turn, onDisconnect: onDisconnect, departure: departure, send: send)
             } else {
                 // A connection served some other way (Hummingbird's test client): its inbound
