@@ -1,7 +1,7 @@
 /// Reading stored messages field by field with the one-pass `JSONReader`: every turn reads its
 /// window of history from Redis, and Foundation's Codable decoding of it was ~5% of Confab's CPU
-/// under load; building a dictionary per message first was still ~8% of a turn's instructions
-/// (docs/PERFORMANCE.md). `Codable` writes the format; the round-trip tests hold the two to the
+/// under load; through a dictionary per message it was still ~8% of a turn's instructions, and
+/// field by field it is about half that (docs/PERFORMANCE.md). `Codable` writes the format; the round-trip tests hold the two to the
 /// same field names.
 extension ChatMessage {
     /// Nil when the bytes are not one JSON object, or a required field is missing or of the wrong

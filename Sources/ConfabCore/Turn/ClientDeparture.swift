@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Tells a streaming turn that its client has gone, from whichever task noticed (the one
-/// reading an HTTP stream's closed connection), so the turn's own task need not be cancelled:
-/// one small watcher instead of the task group cancellation needs (docs/PERFORMANCE.md).
+/// Tells a streaming turn that its client has gone, from whatever noticed (the connection's
+/// `ConnectionPresenceHandler`, or an inbound-close watcher), so the turn's own task need not
+/// be cancelled: no task group of watchers per stream (docs/PERFORMANCE.md).
 public final class ClientDeparture: Sendable {
     private let state = Mutex<(left: Bool, watcher: (@Sendable () -> Void)?)>((false, nil))
 
